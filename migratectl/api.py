@@ -1,0 +1,796 @@
+"""The public Python API: one function per command. The CLI is a thin layer over these.
+
+Every function takes the project's :class:`~migratectl.settings.Settings` (``None`` loads them
+from the current directory and environment, as the CLI does) and an optional
+:class:`~migratectl.output.Output` for progress messages, and returns data, not text.
+
+    from migratectl import api
+    from migratectl.settings import load_settings
+
+    settings = load_settings(database_url="sqlite:///app.db", models="app.models")
+    api.upgrade(settings, "head")
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from migratectl import runtime
+from migratectl.errors import (
+    ConfigError,
+    DatabaseError,
+    MigratectlError,
+    UsageError,
+)
+from migratectl.output import Output, mask_url
+from migratectl.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import Script, ScriptDirectory
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class RevisionInfo:
+    revision: str
+    down_revisions: list[str]
+    message: str
+    branch_labels: list[str]
+    is_head: bool
+    path: str
+    is_branch_point: bool = False
+    is_merge_point: bool = False
+    dependencies: list[str] = field(default_factory=list)
+    create_date: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "down_revisions": self.down_revisions,
+            "message": self.message,
+            "branch_labels": self.branch_labels,
+            "is_head": self.is_head,
+            "path": self.path,
+        }
+
+
+@dataclass
+class CurrentState:
+    database: str
+    current: list[str]
+    heads: list[str]
+
+    @property
+    def up_to_date(self) -> bool:
+        return set(self.current) == set(self.heads)
+
+
+@dataclass
+class CheckResult:
+    database: str
+    operations: list[str]
+    pending: list[str]
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.operations and not self.pending
+
+
+@dataclass
+class StatusResult:
+    database: str
+    current: list[str]
+    heads: list[str]
+    pending: list[RevisionInfo]
+    sql: str | None = None
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings if settings is not None else load_settings()
+
+
+def require_repository(settings: Settings) -> None:
+    env_py = settings.directory / "env.py"
+    if not env_py.is_file():
+        raise UsageError(
+            f"No migration repository at {_display(settings.directory)}.",
+            hint="Run `migratectl init` to create it, or point --directory / `directory` "
+            "at an existing one.",
+        )
+
+
+def _display(path: Path | str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def build_config(
+    settings: Settings,
+    output: Output | None = None,
+    *,
+    autogenerate: bool = False,
+    writes: bool = False,
+    lock_timeout: float | None = None,
+) -> Config:
+    """An Alembic Config for this project, without any alembic.ini."""
+    from alembic.config import Config
+
+    config = Config(
+        cmd_opts=argparse.Namespace(x=list(settings.x_args), quiet=True),
+        attributes={
+            runtime.SETTINGS: settings,
+            runtime.OUTPUT: output or Output(),
+            runtime.AUTOGENERATE: autogenerate,
+            runtime.WRITES: writes,
+            runtime.LOCK_TIMEOUT: lock_timeout,
+        },
+    )
+    config.set_main_option("script_location", _escape(str(settings.directory)))
+    if settings.file_template:
+        config.set_main_option("file_template", _escape(settings.file_template))
+    for key, value in settings.alembic.items():
+        if isinstance(value, dict):
+            for option, option_value in value.items():
+                config.set_section_option(key, option, _escape(_ini_value(option_value)))
+        else:
+            config.set_main_option(key, _escape(_ini_value(value)))
+    if settings.database_url:
+        # For tools that read it from the Config (never printed: masked in all output).
+        config.set_main_option("sqlalchemy.url", _escape(settings.database_url))
+    for hook in settings.configure_hooks:
+        from migratectl.models import import_object
+
+        settings.activate_sys_path()
+        function = import_object(hook, what="configure_hook")
+        replaced = function(config)
+        if replaced is not None:
+            config = replaced
+    return config
+
+
+def _escape(value: str) -> str:
+    """Config values go through ConfigParser interpolation: a literal % is written %%."""
+    return value.replace("%", "%%")
+
+
+def _ini_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    return str(value)
+
+
+def script_directory(config: Config) -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(config)
+
+
+_UNKNOWN_REVISION = re.compile(
+    r"(?:Can't locate revision identified by|No such revision or branch) '([^']*)'"
+)
+
+
+@contextmanager
+def translate_errors(settings: Settings, *, user_revisions: Sequence[str] = ()) -> Iterator[None]:
+    """Turn Alembic's and SQLAlchemy's exceptions into MigratectlErrors with exit codes."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    try:
+        yield
+    except MigratectlError:
+        raise
+    except CommandError as exc:
+        raise _command_error(str(exc), settings, user_revisions) from exc
+    except SyntaxError as exc:
+        raise UsageError(
+            f"Cannot load {_display(exc.filename or '?')}: {exc.msg} (line {exc.lineno}).",
+            hint="Fix the revision file.",
+        ) from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated or _is_connection_failure(exc):
+            raise runtime._database_error(exc, settings.database_url or "") from exc
+        raise DatabaseError(
+            f"The database reported an error: {str(exc.orig).strip().splitlines()[0]}"
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"SQLAlchemy error: {str(exc).splitlines()[0]}") from exc
+    except OSError as exc:
+        if exc.filename:
+            raise UsageError(
+                f"Cannot access {_display(exc.filename)}: {exc.strerror}.",
+                hint="Check that the folder exists and is writable.",
+            ) from exc
+        raise
+
+
+def _is_connection_failure(exc: Any) -> bool:
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def _command_error(
+    message: str, settings: Settings, user_revisions: Sequence[str]
+) -> MigratectlError:
+    unknown = _UNKNOWN_REVISION.search(message)
+    if unknown:
+        rev = unknown.group(1)
+        typed = {part for r in user_revisions for part in re.split(r"[:@+\-]", r or "") if part}
+        if rev in typed or not rev:
+            return UsageError(
+                f"Unknown revision {rev!r}: no script in {_display(settings.directory)} has it.",
+                hint="Run `migratectl history` to list the revisions.",
+            )
+        return UsageError(
+            f"The database is at revision {rev!r}, which no script in "
+            f"{_display(settings.directory)} has.",
+            hint="Pull the latest migration scripts (the database was migrated by a newer "
+            "version of the project), or stamp it if that revision was deleted on purpose.",
+        )
+    if "Multiple head revisions are present" in message or "Multiple heads are present" in message:
+        return UsageError(
+            "The repository has more than one head revision, so 'head' is ambiguous.",
+            hint="Run `migratectl merge heads -m \"merge\"` to join them, or use 'heads' to "
+            "upgrade every branch.",
+        )
+    if "Target database is not up to date" in message:
+        return UsageError(
+            "The database is not at the head revision, so the models cannot be compared.",
+            hint="Run `migratectl upgrade` first.",
+        )
+    if "is not a head revision" in message:
+        return UsageError(message, hint="Pass --splice to branch from a non-head revision.")
+    return UsageError(message)
+
+
+@contextmanager
+def alembic_logging(output: Output) -> Iterator[None]:
+    """Alembic's log lines: all of them with -v, otherwise just "Running upgrade …"."""
+    logger = logging.getLogger("alembic")
+    handler: logging.Handler
+    if output.verbose:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-5.5s [%(name)s] %(message)s"))
+    else:
+        handler = runtime.AlembicLogRelay(output)
+    previous = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous[0])
+        logger.propagate = previous[1]
+
+
+def revision_info(script: Script) -> RevisionInfo:
+    from alembic.util import to_tuple
+
+    return RevisionInfo(
+        revision=script.revision,
+        down_revisions=list(to_tuple(script.down_revision, default=())),
+        message=(script.doc or "").strip(),
+        branch_labels=sorted(script.branch_labels),
+        is_head=script.is_head,
+        path=str(script.path),
+        is_branch_point=script.is_branch_point,
+        is_merge_point=script.is_merge_point,
+        dependencies=list(to_tuple(script.dependencies, default=())),
+        create_date=_create_date(script),
+    )
+
+
+def _create_date(script: Script) -> str | None:
+    match = re.search(r"^Create Date: (.+)$", script.longdoc or "", re.MULTILINE)
+    return match.group(1).strip() if match else None
+
+
+def _version_table_options(settings: Settings) -> dict[str, Any]:
+    return {
+        key: settings.configure[key]
+        for key in ("version_table", "version_table_schema")
+        if key in settings.configure
+    }
+
+
+def read_database_heads(settings: Settings) -> list[str]:
+    """The revisions the database is stamped with (read-only: creates nothing)."""
+    from alembic.runtime.migration import MigrationContext
+
+    opts = _version_table_options(settings)
+
+    def read(connection: Any) -> list[str]:
+        context = MigrationContext.configure(connection, opts=opts)
+        return list(context.get_current_heads())
+
+    return runtime.run_with_connection(settings.require_database_url(), read, readonly=True)
+
+
+def _check_known(script: ScriptDirectory, heads: Sequence[str], settings: Settings) -> None:
+    from alembic.util import CommandError
+
+    for rev in heads:
+        try:
+            script.get_revision(rev)
+        except CommandError:
+            message = f"Can't locate revision identified by '{rev}'"
+            raise _command_error(message, settings, ()) from None
+
+
+def _pending(script: ScriptDirectory, current: Sequence[str]) -> list[Script]:
+    """The revisions ``upgrade heads`` would apply, oldest first."""
+    lower = tuple(current) if current else "base"
+    revs = list(script.iterate_revisions("heads", lower))
+    revs.reverse()
+    return [r for r in revs if r is not None]
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def list_templates() -> list[tuple[str, str]]:
+    """The bundled repository templates with their one-line synopsis."""
+    from migratectl.scaffold import bundled_templates
+
+    return bundled_templates()
+
+
+def init(
+    settings: Settings | None = None,
+    *,
+    multidb: bool = False,
+    template: str | None = None,
+    package: bool = False,
+    convert: bool = False,
+    output: Output | None = None,
+) -> list[Path]:
+    """Create the migration repository (or convert an Alembic / Flask-Migrate one)."""
+    from migratectl import scaffold
+
+    settings = _settings(settings)
+    if convert:
+        return scaffold.convert_repository(settings, multidb=multidb, template=template)
+    return scaffold.create_repository(settings, multidb=multidb, template=template, package=package)
+
+
+def revision(
+    settings: Settings | None = None,
+    *,
+    message: str | None = None,
+    autogenerate: bool = False,
+    sql: bool = False,
+    head: str = "head",
+    splice: bool = False,
+    branch_label: str | None = None,
+    version_path: str | None = None,
+    rev_id: str | None = None,
+    depends_on: Sequence[str] | None = None,
+    process_revision_directives: Callable[..., None] | None = None,
+    output: Output | None = None,
+) -> list[Path]:
+    """Create a revision script (autogenerated from the models with ``autogenerate``)."""
+    from alembic import command
+
+    settings = _settings(settings)
+    output = output or Output()
+    require_repository(settings)
+    config = build_config(settings, output, autogenerate=autogenerate)
+    revisions = [head, *(depends_on or [])]
+    with translate_errors(settings, user_revisions=revisions), alembic_logging(output):
+        scripts = command.revision(
+            config,
+            message=message,
+            autogenerate=autogenerate,
+            sql=sql,
+            head=head,
+            splice=splice,
+            branch_label=branch_label,
+            version_path=version_path,
+            rev_id=rev_id,
+            depends_on=list(depends_on) if depends_on else None,
+            process_revision_directives=process_revision_directives,
+        )
+    if scripts is None:
+        return []
+    found = scripts if isinstance(scripts, list) else [scripts]
+    return [Path(s.path) for s in found if s is not None]
+
+
+def migrate(
+    settings: Settings | None = None,
+    *,
+    message: str | None = None,
+    sql: bool = False,
+    head: str = "head",
+    splice: bool = False,
+    branch_label: str | None = None,
+    version_path: str | None = None,
+    rev_id: str | None = None,
+    depends_on: Sequence[str] | None = None,
+    output: Output | None = None,
+) -> list[Path]:
+    """``revision --autogenerate``; writes no file when the models and database agree."""
+
+    def skip_empty(context: Any, revision: Any, directives: list[Any]) -> None:
+        scripts_ops = [ops for script in directives for ops in script.upgrade_ops_list]
+        if scripts_ops and all(ops.is_empty() for ops in scripts_ops):
+            directives[:] = []
+
+    return revision(
+        settings,
+        message=message,
+        autogenerate=True,
+        sql=sql,
+        head=head,
+        splice=splice,
+        branch_label=branch_label,
+        version_path=version_path,
+        rev_id=rev_id,
+        depends_on=depends_on,
+        process_revision_directives=skip_empty,
+        output=output,
+    )
+
+
+def compare(settings: Settings, output: Output | None = None) -> list[Any]:
+    """Autogenerate's operations for the models against the database, writing nothing."""
+    from alembic import command
+
+    captured: list[Any] = []
+
+    def capture(context: Any, revision: Any, directives: list[Any]) -> None:
+        for script in directives:
+            captured.extend(script.upgrade_ops_list)
+        directives[:] = []
+
+    config = build_config(settings, output, autogenerate=True)
+    with translate_errors(settings), alembic_logging(output or Output()):
+        command.revision(config, autogenerate=True, process_revision_directives=capture)
+    return captured
+
+
+def describe_operations(upgrade_ops: Any) -> list[str]:
+    """One line per change, e.g. "add_column users.email" (flattened autogenerate diffs)."""
+    lines: list[str] = []
+    for diff in upgrade_ops.as_diffs():
+        lines.append(_describe_diff(diff))
+    return lines
+
+
+def _describe_diff(diff: Any) -> str:
+    if isinstance(diff, list):  # column modifications come as a list of tuples
+        return "; ".join(_describe_diff(d) for d in diff)
+    kind = diff[0]
+    if kind in ("add_table", "remove_table"):
+        return f"{kind} {_qualified(diff[1].schema, diff[1].name)}"
+    if kind in ("add_column", "remove_column"):
+        return f"{kind} {_qualified(diff[1], diff[2])}.{diff[3].name}"
+    if kind in ("add_index", "remove_index"):
+        index = diff[1]
+        return f"{kind} {index.name} on {_qualified(index.table.schema, index.table.name)}"
+    if kind in ("add_constraint", "remove_constraint", "add_fk", "remove_fk"):
+        constraint = diff[1]
+        table = constraint.table
+        name = constraint.name or "(unnamed)"
+        return f"{kind} {name} on {_qualified(table.schema, table.name)}"
+    if kind.startswith("modify_"):
+        schema, table, column = diff[1], diff[2], diff[3]
+        old, new = diff[5], diff[6]
+        return f"{kind} {_qualified(schema, table)}.{column}: {old!r} -> {new!r}"
+    if kind in ("add_table_comment", "remove_table_comment"):
+        return f"{kind} {_qualified(diff[1].schema, diff[1].name)}"
+    return " ".join(str(part) for part in diff)
+
+
+def _qualified(schema: str | None, name: str) -> str:
+    return f"{schema}.{name}" if schema else name
+
+
+def check(settings: Settings | None = None, *, output: Output | None = None) -> CheckResult:
+    """Do the models and the database agree, and is the database at head?"""
+    settings = _settings(settings)
+    state = current(settings, output=output)
+    config = build_config(settings, output)
+    with translate_errors(settings):
+        script = script_directory(config)
+        pending = [s.revision for s in _pending(script, state.current)]
+    if pending:
+        return CheckResult(state.database, operations=[], pending=pending)
+    operations: list[str] = []
+    for ops in compare(settings, output):
+        operations.extend(describe_operations(ops))
+    return CheckResult(state.database, operations=operations, pending=[])
+
+
+def edit(settings: Settings | None = None, rev: str = "head") -> Path:
+    """Open a revision in ``$EDITOR``."""
+    settings = _settings(settings)
+    require_repository(settings)
+    editor = os.environ.get("EDITOR") or os.environ.get("VISUAL")
+    if not editor:
+        raise UsageError(
+            "No editor is set.", hint="Set the EDITOR environment variable, e.g. EDITOR=vim."
+        )
+    config = build_config(settings)
+    with translate_errors(settings, user_revisions=[rev]):
+        scripts = script_directory(config).get_revisions(rev)
+    if not scripts:
+        raise UsageError(f"No revision matches {rev!r}.", hint="Run `migratectl history`.")
+    if len(scripts) > 1:
+        raise UsageError(
+            f"{rev!r} names {len(scripts)} revisions: "
+            + ", ".join(s.revision for s in scripts if s)
+            + ".",
+            hint="Name one of them.",
+        )
+    path = Path(scripts[0].path)  # type: ignore[union-attr]
+    try:
+        code = subprocess.call([*shlex.split(editor), str(path)])
+    except OSError as exc:
+        raise UsageError(f"Cannot run the editor {editor!r}: {exc.strerror}.") from None
+    if code != 0:
+        raise UsageError(f"The editor {editor!r} exited with status {code}.")
+    return path
+
+
+def merge(
+    settings: Settings | None = None,
+    revisions: Sequence[str] = ("heads",),
+    *,
+    message: str | None = None,
+    branch_label: str | None = None,
+    rev_id: str | None = None,
+    output: Output | None = None,
+) -> Path:
+    """Create a merge revision joining ``revisions``."""
+    from alembic import command
+
+    settings = _settings(settings)
+    require_repository(settings)
+    config = build_config(settings, output)
+    with translate_errors(settings, user_revisions=revisions):
+        script = command.merge(
+            config, list(revisions), message=message, branch_label=branch_label, rev_id=rev_id
+        )
+    if script is None:
+        raise UsageError("Nothing to merge.")
+    return Path(script.path)
+
+
+def _run_versioning(
+    settings: Settings,
+    output: Output | None,
+    action: Callable[[Config], None],
+    *,
+    sql: bool,
+    no_lock: bool,
+    user_revisions: Sequence[str],
+) -> None:
+    """Run upgrade / downgrade / stamp: under the migration lock unless offline."""
+    output = output or Output()
+    require_repository(settings)
+    lock = None if (sql or no_lock) else settings.lock_timeout
+    config = build_config(settings, output, writes=not sql, lock_timeout=lock)
+    if settings.database_url:
+        output.add_secret(runtime.parse_url(settings.database_url).password)
+    with translate_errors(settings, user_revisions=user_revisions), alembic_logging(output):
+        action(config)
+
+
+def upgrade(
+    settings: Settings | None = None,
+    rev: str = "head",
+    *,
+    sql: bool = False,
+    tag: str | None = None,
+    no_lock: bool = False,
+    output: Output | None = None,
+) -> None:
+    """Apply revisions up to ``rev``."""
+    from alembic import command
+
+    settings = _settings(settings)
+    _run_versioning(
+        settings,
+        output,
+        lambda config: command.upgrade(config, rev, sql=sql, tag=tag),
+        sql=sql,
+        no_lock=no_lock,
+        user_revisions=[rev],
+    )
+
+
+def downgrade(
+    settings: Settings | None = None,
+    rev: str = "-1",
+    *,
+    sql: bool = False,
+    tag: str | None = None,
+    no_lock: bool = False,
+    output: Output | None = None,
+) -> None:
+    """Revert revisions down to ``rev``."""
+    from alembic import command
+
+    settings = _settings(settings)
+    if sql and rev == "-1":
+        rev = "head:-1"  # offline downgrades need a starting point
+    _run_versioning(
+        settings,
+        output,
+        lambda config: command.downgrade(config, rev, sql=sql, tag=tag),
+        sql=sql,
+        no_lock=no_lock,
+        user_revisions=[rev],
+    )
+
+
+def stamp(
+    settings: Settings | None = None,
+    revisions: Sequence[str] = ("head",),
+    *,
+    sql: bool = False,
+    tag: str | None = None,
+    purge: bool = False,
+    no_lock: bool = False,
+    output: Output | None = None,
+) -> None:
+    """Set the version table to ``revisions`` without running migrations."""
+    from alembic import command
+
+    settings = _settings(settings)
+    revs = list(revisions)
+    _run_versioning(
+        settings,
+        output,
+        lambda config: command.stamp(
+            config, revs[0] if len(revs) == 1 else revs, sql=sql, tag=tag, purge=purge
+        ),
+        sql=sql,
+        no_lock=no_lock,
+        user_revisions=revs,
+    )
+
+
+def current(settings: Settings | None = None, *, output: Output | None = None) -> CurrentState:
+    """The database's revision(s) and the repository's heads."""
+    settings = _settings(settings)
+    require_repository(settings)
+    url = settings.require_database_url()
+    config = build_config(settings, output)
+    with translate_errors(settings):
+        script = script_directory(config)
+        heads = list(script.get_heads())
+        db_heads = read_database_heads(settings)
+        _check_known(script, db_heads, settings)
+    return CurrentState(database=mask_url(url), current=db_heads, heads=heads)
+
+
+def status(
+    settings: Settings | None = None, *, sql: bool = False, output: Output | None = None
+) -> StatusResult:
+    """The database's revision, the heads, and the revisions an upgrade would apply."""
+    settings = _settings(settings)
+    state = current(settings, output=output)
+    config = build_config(settings, output)
+    with translate_errors(settings):
+        script = script_directory(config)
+        pending = [revision_info(s) for s in _pending(script, state.current)]
+    result = StatusResult(state.database, state.current, state.heads, pending)
+    if sql and pending:
+        import io
+
+        from alembic import command
+
+        buffer = io.StringIO()
+        config.output_buffer = buffer
+        start = ",".join(state.current) if state.current else "base"
+        with translate_errors(settings), alembic_logging(output or Output()):
+            command.upgrade(config, f"{start}:heads", sql=True)
+        result.sql = buffer.getvalue()
+    return result
+
+
+def history(
+    settings: Settings | None = None,
+    rev_range: str | None = None,
+    *,
+    indicate_current: bool = False,
+) -> tuple[list[RevisionInfo], list[str]]:
+    """Revisions newest first (within ``rev_range``, Alembic's ``base:head`` syntax), and the
+    database's current revisions when ``indicate_current`` (else an empty list)."""
+    settings = _settings(settings)
+    require_repository(settings)
+    config = build_config(settings)
+    current_heads: list[str] = []
+    if indicate_current or (rev_range and "current" in rev_range):
+        current_heads = read_database_heads(settings)
+    if rev_range:
+        if ":" not in rev_range:
+            raise UsageError(
+                f"History range {rev_range!r} must have the form [start]:[end].",
+                hint="For example -r base:head, -r ae10:, or -r -3:current.",
+            )
+        base, end = rev_range.split(":", 1)
+    else:
+        base, end = "", ""
+    base, end = base or "base", end or "heads"
+    with translate_errors(settings, user_revisions=[base, end]):
+        script = script_directory(config)
+        current_text = ",".join(current_heads) if current_heads else "base"
+        base = current_text if base == "current" else base
+        end = current_text if end == "current" else end
+        revisions = [revision_info(s) for s in script.walk_revisions(base=base, head=end)]
+    return revisions, current_heads
+
+
+def show(settings: Settings | None = None, rev: str = "head") -> list[RevisionInfo]:
+    """The revision(s) ``rev`` names."""
+    settings = _settings(settings)
+    require_repository(settings)
+    config = build_config(settings)
+    with translate_errors(settings, user_revisions=[rev]):
+        scripts = script_directory(config).get_revisions(rev)
+    found = [revision_info(s) for s in scripts if s is not None]
+    if not found:
+        raise UsageError(f"No revision matches {rev!r}.", hint="Run `migratectl history`.")
+    return found
+
+
+def heads(
+    settings: Settings | None = None, *, resolve_dependencies: bool = False
+) -> list[RevisionInfo]:
+    """The head revisions."""
+    settings = _settings(settings)
+    require_repository(settings)
+    config = build_config(settings)
+    with translate_errors(settings):
+        script = script_directory(config)
+        found = (
+            script.get_revisions("heads")
+            if resolve_dependencies
+            else script.get_revisions(script.get_heads())
+        )
+    return [revision_info(s) for s in found if s is not None]
+
+
+def branches(settings: Settings | None = None) -> list[RevisionInfo]:
+    """The branch points: revisions with more than one revision after them."""
+    settings = _settings(settings)
+    require_repository(settings)
+    config = build_config(settings)
+    with translate_errors(settings):
+        script = script_directory(config)
+        found = [s for s in script.walk_revisions() if s.is_branch_point]
+    return [revision_info(s) for s in found]
+
+
+def next_revisions(settings: Settings, rev: str) -> list[str]:
+    """The revisions directly after ``rev`` (for rendering branch points)."""
+    config = build_config(settings)
+    script = script_directory(config)
+    found = script.get_revision(rev)
+    return list(found.nextrev) if found is not None else []

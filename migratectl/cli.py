@@ -1,0 +1,875 @@
+"""The command line: options in, API calls, results rendered. No Alembic logic lives here.
+
+Global options are accepted before and after the command name: each command's signature is
+extended with them (``_command``), and what a command receives wins over what came before it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from migratectl import __version__
+from migratectl.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CheckFailed,
+    MigratectlError,
+)
+from migratectl.output import Output
+
+if TYPE_CHECKING:
+    from migratectl.api import RevisionInfo
+    from migratectl.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+GLOBAL_PANEL = "Global options (also accepted before the command)"
+
+app = typer.Typer(
+    name="migratectl",
+    help="Alembic migrations for any SQLAlchemy project, with zero set-up.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+@dataclass
+class GlobalOptions:
+    config: str | None = None
+    database_url: str | None = None
+    models: str | None = None
+    directory: str | None = None
+    x_args: list[str] = field(default_factory=list)
+    verbose: bool = False
+    quiet: bool = False
+
+    def merge(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if key == "x_args":
+                self.x_args.extend(value or [])
+            elif value not in (None, False):
+                setattr(self, key, value)
+
+
+# Typer parameters for the global options, as (name, annotation, default).
+_GLOBALS: list[tuple[str, Any, Any]] = [
+    (
+        "config",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--config", "-c", help="Configuration file.", rich_help_panel=GLOBAL_PANEL
+            ),
+        ],
+        None,
+    ),
+    (
+        "database_url",
+        Annotated[
+            str | None,
+            typer.Option("--database-url", help="SQLAlchemy URL.", rich_help_panel=GLOBAL_PANEL),
+        ],
+        None,
+    ),
+    (
+        "models",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--models", help="Models: module or module:attr.", rich_help_panel=GLOBAL_PANEL
+            ),
+        ],
+        None,
+    ),
+    (
+        "directory",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--directory", "-d", help="Migration repository.", rich_help_panel=GLOBAL_PANEL
+            ),
+        ],
+        None,
+    ),
+    (
+        "x_args",
+        Annotated[
+            list[str] | None,
+            typer.Option(
+                "--x-arg",
+                "-x",
+                help="KEY=VALUE for env.py and revision scripts (repeatable).",
+                rich_help_panel=GLOBAL_PANEL,
+            ),
+        ],
+        None,
+    ),
+    (
+        "verbose",
+        Annotated[
+            bool,
+            typer.Option(
+                "--verbose",
+                "-v",
+                help="Alembic's log lines and tracebacks.",
+                rich_help_panel=GLOBAL_PANEL,
+            ),
+        ],
+        False,
+    ),
+    (
+        "quiet",
+        Annotated[
+            bool,
+            typer.Option(
+                "--quiet", "-q", help="Only results and errors.", rich_help_panel=GLOBAL_PANEL
+            ),
+        ],
+        False,
+    ),
+]
+_GLOBAL_NAMES = {name for name, _, _ in _GLOBALS}
+
+
+def _state(ctx: typer.Context) -> GlobalOptions:
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = GlobalOptions()
+    return root.obj  # type: ignore[no-any-return]
+
+
+@dataclass
+class Invocation:
+    """What a command needs: its settings and where to write."""
+
+    options: GlobalOptions
+    output: Output
+
+    def settings(
+        self, *, config_must_exist: bool = True, lock_timeout: float | None = None
+    ) -> Settings:
+        from migratectl.settings import load_settings
+
+        settings = load_settings(
+            config=self.options.config,
+            database_url=self.options.database_url,
+            models=self.options.models,
+            directory=self.options.directory,
+            x_args=self.options.x_args,
+            lock_timeout=lock_timeout,
+            config_must_exist=config_must_exist,
+        )
+        if settings.database_url:
+            from migratectl.output import mask_url
+
+            masked = mask_url(settings.database_url)
+            if masked != settings.database_url:
+                password = _password_of(settings.database_url)
+                self.output.add_secret(password)
+        return settings
+
+
+def _password_of(url: str) -> str | None:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
+
+
+def _command(name: str | None = None, *, own_verbose: bool = False) -> Callable[[F], F]:
+    """Register a command that also accepts the global options after its name."""
+
+    def decorate(fn: F) -> F:
+        signature = inspect.signature(fn, eval_str=True)
+        extra = [
+            inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=dflt)
+            for pname, ann, dflt in _GLOBALS
+            if not (own_verbose and pname == "verbose") and pname not in signature.parameters
+        ]
+
+        @functools.wraps(fn)
+        def wrapper(ctx: typer.Context, **kwargs: Any) -> Any:
+            options = _state(ctx)
+            given = {
+                key: kwargs.pop(key)
+                for key in list(kwargs)
+                if key in _GLOBAL_NAMES and not (own_verbose and key == "verbose")
+            }
+            options.merge(given)
+            output = Output(quiet=options.quiet, verbose=options.verbose)
+            return _run(fn, Invocation(options, output), kwargs)
+
+        context_param = inspect.Parameter(
+            "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+        )
+        own = [p for p in signature.parameters.values() if p.name != "inv"]
+        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[context_param, *own, *extra]
+        )
+        app.command(name or fn.__name__.replace("_", "-"))(wrapper)
+        return fn
+
+    return decorate
+
+
+def _run(fn: Callable[..., Any], inv: Invocation, kwargs: dict[str, Any]) -> None:
+    try:
+        fn(inv, **kwargs)
+    except typer.Exit:
+        raise
+    except MigratectlError as exc:
+        _render_error(inv, exc)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        inv.output.error(
+            "Interrupted. The revision that was running was rolled back where the database "
+            "allows it; the lock is released."
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:  # a bug, or an error nobody translated: still no raw traceback
+        if inv.options.verbose:
+            inv.output.err.print(inv.output._clean(traceback.format_exc()), markup=False)
+        inv.output.error(
+            f"Unexpected {type(exc).__name__}: {exc}. Run with -v for the traceback, and "
+            "please report it."
+        )
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _render_error(inv: Invocation, exc: MigratectlError) -> None:
+    if isinstance(exc, CheckFailed):
+        return  # the command already printed what it found
+    if inv.options.verbose and exc.__cause__ is not None:
+        text = "".join(traceback.format_exception(exc.__cause__))
+        inv.output.err.print(inv.output._clean(text), markup=False)
+    inv.output.error(str(exc))
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"migratectl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Configuration file (default: migratectl.toml or pyproject.toml, upwards).",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="SQLAlchemy database URL.")
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option("--models", help="Models: package.module or package.module:attr.")
+    ] = None,
+    directory: Annotated[
+        str | None,
+        typer.Option("--directory", "-d", help="Migration repository (default: migrations)."),
+    ] = None,
+    x_args: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--x-arg", "-x", help="KEY=VALUE passed to env.py and revision scripts (repeatable)."
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Alembic's log lines and tracebacks.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only results and errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Alembic migrations for any SQLAlchemy project, with zero set-up.
+
+    Configure with migratectl.toml (or [tool.migratectl] in pyproject.toml) or MIGRATECTL_*
+    environment variables, then: init, migrate -m "...", upgrade.
+    """
+    _state(ctx).merge(
+        {
+            "config": config,
+            "database_url": database_url,
+            "models": models,
+            "directory": directory,
+            "x_args": x_args,
+            "verbose": verbose,
+            "quiet": quiet,
+        }
+    )
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _json_revisions(revisions: list[RevisionInfo]) -> dict[str, Any]:
+    return {"revisions": [r.as_json() for r in revisions]}
+
+
+def _short(rev: RevisionInfo, *, current: list[str] | None = None) -> str:
+    """Alembic's one-line form: ``down -> rev (head) (branchpoint), message``."""
+    down = ", ".join(rev.down_revisions) if rev.down_revisions else "<base>"
+    return f"{down} -> {rev.revision}{_marks(rev, current)}, {rev.message}"
+
+
+def _marks(rev: RevisionInfo, current: list[str] | None = None) -> str:
+    marks = ""
+    if rev.is_head:
+        marks += " (head)"
+    if rev.is_branch_point:
+        marks += " (branchpoint)"
+    if rev.is_merge_point:
+        marks += " (mergepoint)"
+    if current and rev.revision in current:
+        marks += " (current)"
+    return marks
+
+
+def _long(rev: RevisionInfo, *, current: list[str] | None = None) -> str:
+    lines = [f"Rev: {rev.revision}{_marks(rev, current)}"]
+    lines.append("Parent: " + (", ".join(rev.down_revisions) or "<base>"))
+    if rev.branch_labels:
+        lines.append("Branch names: " + ", ".join(rev.branch_labels))
+    if rev.dependencies:
+        lines.append("Also depends on: " + ", ".join(rev.dependencies))
+    lines.append(f"Path: {rev.path}")
+    lines.append("")
+    lines.append("    " + (rev.message or "(no message)"))
+    if rev.create_date:
+        lines.append("")
+        lines.append(f"    Revision ID: {rev.revision}")
+        lines.append(f"    Revises: {', '.join(rev.down_revisions)}")
+        lines.append(f"    Create Date: {rev.create_date}")
+    return "\n".join(lines) + "\n"
+
+
+def _print_revisions(
+    inv: Invocation,
+    revisions: list[RevisionInfo],
+    *,
+    verbose: bool,
+    current: list[str] | None = None,
+) -> None:
+    for rev in revisions:
+        inv.output.result(_long(rev, current=current) if verbose else _short(rev, current=current))
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+SqlOption = Annotated[
+    bool, typer.Option("--sql", help="Print the SQL instead of running it (offline mode).")
+]
+TagOption = Annotated[
+    str | None, typer.Option("--tag", help="An arbitrary tag for custom env.py scripts.")
+]
+LockTimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--lock-timeout", help="Seconds to wait for the migration lock (default 600).", min=0
+    ),
+]
+NoLockOption = Annotated[bool, typer.Option("--no-lock", help="Do not take the migration lock.")]
+MessageOption = Annotated[str | None, typer.Option("--message", "-m", help="Revision message.")]
+RevIdOption = Annotated[
+    str | None, typer.Option("--rev-id", help="Revision id to use instead of a generated one.")
+]
+BranchLabelOption = Annotated[
+    str | None, typer.Option("--branch-label", help="Branch label for the new revision.")
+]
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@_command()
+def init(
+    inv: Invocation,
+    multidb: Annotated[
+        bool, typer.Option("--multidb", help="A repository for several databases ([binds.NAME]).")
+    ] = False,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            "-t",
+            help="Bundled template name or a folder with env.py, script.py.mako and README.",
+        ),
+    ] = None,
+    package: Annotated[
+        bool,
+        typer.Option("--package", help="Write __init__.py files in the repository and versions/."),
+    ] = False,
+    convert: Annotated[
+        bool,
+        typer.Option(
+            "--convert", help="Convert an existing Alembic or Flask-Migrate repository in place."
+        ),
+    ] = False,
+) -> None:
+    """Create a migration repository (and migratectl.toml when there is no configuration)."""
+    from migratectl import api
+
+    settings = inv.settings(config_must_exist=False)
+    written = api.init(
+        settings, multidb=multidb, template=template, package=package, convert=convert
+    )
+    for path in written:
+        inv.output.info(f"Created {_rel(path)}")
+    if convert:
+        inv.output.info(
+            f"Converted {_rel(settings.directory)}: the old env.py is kept as env.py.orig; "
+            "versions/ is unchanged. Check database_url and models, then `migratectl current`."
+        )
+    else:
+        inv.output.info(
+            "Set database_url and models in your configuration, then run "
+            '`migratectl migrate -m "initial"` and `migratectl upgrade`.'
+        )
+
+
+def _rel(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+@_command("list-templates")
+def list_templates(inv: Invocation) -> None:
+    """List the bundled repository templates."""
+    from migratectl.scaffold import bundled_templates
+
+    for name, synopsis in bundled_templates():
+        inv.output.result(f"{name} - {synopsis}")
+
+
+@_command()
+def revision(
+    inv: Invocation,
+    message: MessageOption = None,
+    autogenerate: Annotated[
+        bool, typer.Option("--autogenerate", help="Compare the models with the database.")
+    ] = False,
+    sql: SqlOption = False,
+    head: Annotated[
+        str, typer.Option("--head", help="Head revision to build on, or 'branch@head'.")
+    ] = "head",
+    splice: Annotated[
+        bool, typer.Option("--splice", help="Allow a non-head revision as --head.")
+    ] = False,
+    branch_label: BranchLabelOption = None,
+    version_path: Annotated[
+        str | None, typer.Option("--version-path", help="Folder to write the revision in.")
+    ] = None,
+    rev_id: RevIdOption = None,
+    depends_on: Annotated[
+        list[str] | None,
+        typer.Option("--depends-on", help="Revision this one depends on (repeatable)."),
+    ] = None,
+) -> None:
+    """Create a revision script (empty, or autogenerated with --autogenerate)."""
+    from migratectl import api
+
+    kwargs: dict[str, Any] = dict(
+        message=message,
+        sql=sql,
+        head=head,
+        splice=splice,
+        branch_label=branch_label,
+        version_path=version_path,
+        rev_id=rev_id,
+        depends_on=depends_on,
+    )
+    settings = inv.settings()
+    if autogenerate:
+        paths = api.migrate(settings, output=inv.output, **kwargs)
+        _report_generated(inv, paths)
+    else:
+        paths = api.revision(settings, output=inv.output, **kwargs)
+        _report_generated(inv, paths)
+
+
+def _report_generated(inv: Invocation, paths: list[Path]) -> None:
+    if not paths:
+        inv.output.info("No changes in schema detected.")
+    for path in paths:
+        inv.output.result(f"Generated {_rel(path)}")
+
+
+@_command()
+def migrate(
+    inv: Invocation,
+    message: MessageOption = None,
+    sql: SqlOption = False,
+    head: Annotated[
+        str, typer.Option("--head", help="Head revision to build on, or 'branch@head'.")
+    ] = "head",
+    splice: Annotated[
+        bool, typer.Option("--splice", help="Allow a non-head revision as --head.")
+    ] = False,
+    branch_label: BranchLabelOption = None,
+    version_path: Annotated[
+        str | None, typer.Option("--version-path", help="Folder to write the revision in.")
+    ] = None,
+    rev_id: RevIdOption = None,
+    depends_on: Annotated[
+        list[str] | None,
+        typer.Option("--depends-on", help="Revision this one depends on (repeatable)."),
+    ] = None,
+) -> None:
+    """Autogenerate a revision from the models (revision --autogenerate)."""
+    from migratectl import api
+
+    paths = api.migrate(
+        inv.settings(),
+        message=message,
+        sql=sql,
+        head=head,
+        splice=splice,
+        branch_label=branch_label,
+        version_path=version_path,
+        rev_id=rev_id,
+        depends_on=depends_on,
+        output=inv.output,
+    )
+    _report_generated(inv, paths)
+
+
+@_command()
+def check(inv: Invocation, json_output: JsonOption = False) -> None:
+    """Exit 1 when the database is behind head or the models have changes to migrate."""
+    from migratectl import api
+
+    result = api.check(inv.settings(), output=inv.output)
+    if json_output:
+        inv.output.json(
+            {
+                "up_to_date": result.up_to_date,
+                "operations": result.operations,
+                "pending": result.pending,
+            }
+        )
+    elif result.pending:
+        inv.output.result(
+            "The database is not at head; pending revisions: " + ", ".join(result.pending)
+        )
+    elif result.operations:
+        inv.output.result("The models have changes that no revision holds:")
+        for operation in result.operations:
+            inv.output.result(f"  {operation}")
+    else:
+        inv.output.result("No changes: the database is at head and matches the models.")
+    if not result.up_to_date:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@_command()
+def edit(
+    inv: Invocation,
+    rev: Annotated[str, typer.Argument(help="Revision to edit.")] = "head",
+) -> None:
+    """Open a revision script in $EDITOR."""
+    from migratectl import api
+
+    api.edit(inv.settings(), rev)
+
+
+@_command()
+def merge(
+    inv: Invocation,
+    revisions: Annotated[
+        list[str] | None, typer.Argument(help="Revisions to merge (default: heads).")
+    ] = None,
+    message: MessageOption = None,
+    branch_label: BranchLabelOption = None,
+    rev_id: RevIdOption = None,
+) -> None:
+    """Create a merge revision joining two or more revisions."""
+    from migratectl import api
+
+    path = api.merge(
+        inv.settings(),
+        revisions or ["heads"],
+        message=message,
+        branch_label=branch_label,
+        rev_id=rev_id,
+        output=inv.output,
+    )
+    inv.output.result(f"Generated {_rel(path)}")
+
+
+def _report_position(inv: Invocation, heads: list[str] | None) -> None:
+    if heads is None:
+        return
+    inv.output.info(
+        "The database is now at " + (", ".join(heads) if heads else "base (no revision)") + "."
+    )
+
+
+@_command()
+def upgrade(
+    inv: Invocation,
+    rev: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    sql: SqlOption = False,
+    tag: TagOption = None,
+    lock_timeout: LockTimeoutOption = None,
+    no_lock: NoLockOption = False,
+) -> None:
+    """Apply revisions up to REV (default: head)."""
+    from migratectl import api
+
+    api.upgrade(
+        inv.settings(lock_timeout=lock_timeout),
+        rev,
+        sql=sql,
+        tag=tag,
+        no_lock=no_lock,
+        output=inv.output,
+    )
+
+
+@_command()
+def downgrade(
+    inv: Invocation,
+    rev: Annotated[str, typer.Argument(help="Target revision.")] = "-1",
+    sql: SqlOption = False,
+    tag: TagOption = None,
+    lock_timeout: LockTimeoutOption = None,
+    no_lock: NoLockOption = False,
+) -> None:
+    """Revert revisions down to REV (default: -1, the previous one)."""
+    from migratectl import api
+
+    api.downgrade(
+        inv.settings(lock_timeout=lock_timeout),
+        rev,
+        sql=sql,
+        tag=tag,
+        no_lock=no_lock,
+        output=inv.output,
+    )
+
+
+@_command()
+def stamp(
+    inv: Invocation,
+    revisions: Annotated[
+        list[str] | None, typer.Argument(help="Revision(s) to stamp (default: head).")
+    ] = None,
+    sql: SqlOption = False,
+    tag: TagOption = None,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Delete every version row before stamping.")
+    ] = False,
+    lock_timeout: LockTimeoutOption = None,
+    no_lock: NoLockOption = False,
+) -> None:
+    """Set the database's revision without running migrations."""
+    from migratectl import api
+
+    api.stamp(
+        inv.settings(lock_timeout=lock_timeout),
+        revisions or ["head"],
+        sql=sql,
+        tag=tag,
+        purge=purge,
+        no_lock=no_lock,
+        output=inv.output,
+    )
+
+
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="More detail per revision.")]
+
+
+@_command(own_verbose=True)
+def current(
+    inv: Invocation,
+    verbose: VerboseOption = False,
+    check_heads: Annotated[
+        bool, typer.Option("--check-heads", help="Exit 1 unless the database is at head.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Show the database's current revision(s)."""
+    from migratectl import api
+
+    settings = inv.settings()
+    state = api.current(settings, output=inv.output)
+    if json_output:
+        inv.output.json(
+            {
+                "database": state.database,
+                "current": state.current,
+                "heads": state.heads,
+                "up_to_date": state.up_to_date,
+            }
+        )
+    else:
+        if verbose:
+            inv.output.info(f"Current revision(s) for {state.database}:")
+        if not state.current:
+            inv.output.info("The database has no revision (base).")
+        for rev in state.current:
+            if verbose:
+                info = api.show(settings, rev)[0]
+                inv.output.result(_long(info))
+            else:
+                inv.output.result(rev + (" (head)" if rev in state.heads else ""))
+    if check_heads and not state.up_to_date:
+        if not json_output:
+            inv.output.error(
+                "The database is not at head (heads: " + (", ".join(state.heads) or "none") + ")."
+            )
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@_command(own_verbose=True)
+def history(
+    inv: Invocation,
+    rev_range: Annotated[
+        str | None,
+        typer.Option(
+            "--rev-range", "-r", help="Range [start]:[end], e.g. base:head or -3:current."
+        ),
+    ] = None,
+    verbose: VerboseOption = False,
+    indicate_current: Annotated[
+        bool, typer.Option("--indicate-current", "-i", help="Mark the database's current revision.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """List revisions, newest first."""
+    from migratectl import api
+
+    revisions, current_heads = api.history(
+        inv.settings(), rev_range, indicate_current=indicate_current
+    )
+    if json_output:
+        document = _json_revisions(revisions)
+        if indicate_current:
+            document["current"] = current_heads
+        inv.output.json(document)
+        return
+    _print_revisions(inv, revisions, verbose=verbose, current=current_heads)
+
+
+@_command()
+def show(
+    inv: Invocation,
+    rev: Annotated[str, typer.Argument(help="Revision to show.")] = "head",
+    json_output: JsonOption = False,
+) -> None:
+    """Show one revision."""
+    from migratectl import api
+
+    revisions = api.show(inv.settings(), rev)
+    if json_output:
+        if len(revisions) == 1:
+            inv.output.json(revisions[0].as_json())
+        else:
+            inv.output.json(_json_revisions(revisions))
+        return
+    _print_revisions(inv, revisions, verbose=True)
+
+
+@_command(own_verbose=True)
+def heads(
+    inv: Invocation,
+    verbose: VerboseOption = False,
+    resolve_dependencies: Annotated[
+        bool, typer.Option("--resolve-dependencies", help="Treat dependencies as down revisions.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Show the head revisions."""
+    from migratectl import api
+
+    revisions = api.heads(inv.settings(), resolve_dependencies=resolve_dependencies)
+    if json_output:
+        inv.output.json(_json_revisions(revisions))
+        return
+    for rev in revisions:
+        inv.output.result(_long(rev) if verbose else f"{rev.revision}{_marks(rev)}")
+
+
+@_command(own_verbose=True)
+def branches(
+    inv: Invocation, verbose: VerboseOption = False, json_output: JsonOption = False
+) -> None:
+    """Show the branch points."""
+    from migratectl import api
+
+    settings = inv.settings()
+    revisions = api.branches(settings)
+    if json_output:
+        inv.output.json(_json_revisions(revisions))
+        return
+    for rev in revisions:
+        inv.output.result(_long(rev) if verbose else f"{rev.revision}{_marks(rev)}")
+        for next_rev in api.next_revisions(settings, rev.revision):
+            inv.output.result(f"    -> {next_rev}")
+
+
+@_command()
+def status(inv: Invocation, sql: SqlOption = False, json_output: JsonOption = False) -> None:
+    """Show the database's revision, the heads, and the pending revisions."""
+    from migratectl import api
+
+    result = api.status(inv.settings(), sql=sql, output=inv.output)
+    if json_output:
+        document: dict[str, Any] = {
+            "database": result.database,
+            "current": result.current,
+            "heads": result.heads,
+            "pending": [r.as_json() for r in result.pending],
+        }
+        if sql:
+            document["sql"] = result.sql or ""
+        inv.output.json(document)
+        return
+    inv.output.result(f"Database: {result.database}")
+    inv.output.result("Current:  " + (", ".join(result.current) or "base (no revision)"))
+    inv.output.result("Heads:    " + (", ".join(result.heads) or "none"))
+    if result.pending:
+        inv.output.result(f"Pending:  {len(result.pending)} revision(s)")
+        for rev in result.pending:
+            inv.output.result(f"  {rev.revision}  {rev.message}")
+    else:
+        inv.output.result("Pending:  none (up to date)")
+    if sql and result.sql:
+        inv.output.raw(result.sql)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pressed outside a command (while parsing or importing)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+__all__ = ["CheckFailed", "app", "main"]

@@ -1,0 +1,143 @@
+"""Turn a ``models`` setting ("package.module" or "package.module:attr") into MetaData."""
+
+from __future__ import annotations
+
+import importlib
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from migratectl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+
+
+def import_module(module_name: str, *, what: str) -> Any:
+    """Import the user's module, turning every failure into a ConfigError naming ``what``."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise ConfigError(
+                f'Cannot import {what} "{module_name}": no module named "{exc.name}".',
+                hint="Check the module path and sys_path in migratectl.toml "
+                "(the configuration file's folder is on sys.path).",
+            ) from None
+        raise ConfigError(
+            f'Importing {what} "{module_name}" failed: {_last_line(exc)}',
+            hint=f'A module that "{module_name}" imports is missing; install it or fix the import.',
+        ) from exc
+    except Exception as exc:
+        raise ConfigError(
+            f'Importing {what} "{module_name}" raised an error: {_last_line(exc)}',
+            hint="Run with -v to see the traceback.",
+        ) from exc
+
+
+def _last_line(exc: BaseException) -> str:
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+def import_object(spec: str, *, what: str) -> Any:
+    """``"module:attr"`` (attr may be dotted) -> the object."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(
+            f'{what} "{spec}" must have the form "module:name".',
+            hint='For example "myapp.migrations:configure".',
+        )
+    obj = import_module(module_name, what=what)
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ConfigError(
+                f'{what} "{spec}": module "{module_name}" has no attribute "{attr}".',
+                hint="Check the name after the colon.",
+            ) from None
+    return obj
+
+
+def _as_metadata(obj: Any) -> MetaData | None:
+    from sqlalchemy import MetaData
+
+    if isinstance(obj, MetaData):
+        return obj
+    metadata = getattr(obj, "metadata", None)
+    if isinstance(metadata, MetaData):
+        return metadata
+    return None
+
+
+def _is_declarative_base(obj: Any) -> bool:
+    """A class that other models derive from: ``DeclarativeBase`` subclasses and the like.
+
+    Mapped model classes also carry ``metadata``; they are told apart from their base by
+    having a ``__table__`` (or ``__tablename__``) of their own.
+    """
+    if not isinstance(obj, type):
+        return False
+    if "__table__" in vars(obj) or "__tablename__" in vars(obj):
+        return False
+    if getattr(obj, "__abstract__", False) and "metadata" not in vars(obj):
+        return False
+    return _as_metadata(obj) is not None and hasattr(obj, "registry")
+
+
+def resolve_metadata(spec: str) -> MetaData | list[MetaData]:
+    """The MetaData named by ``spec``; a list when the attribute is a list of them."""
+    module_name, _, attr = spec.partition(":")
+    module = import_module(module_name, what="the models module")
+    if attr:
+        obj: Any = module
+        for part in attr.split("."):
+            if not hasattr(obj, part):
+                raise ConfigError(
+                    f'The models module "{module_name}" has no attribute "{attr}".',
+                    hint="Name a MetaData, a declarative base, or a list of them after the colon.",
+                )
+            obj = getattr(obj, part)
+        if isinstance(obj, (list, tuple)):
+            items = [_as_metadata(item) for item in obj]
+            if not items or any(item is None for item in items):
+                raise ConfigError(
+                    f'"{spec}" must be a MetaData, a declarative base, or a list of them.'
+                )
+            return [item for item in items if item is not None]
+        metadata = _as_metadata(obj)
+        if metadata is None:
+            raise ConfigError(
+                f'"{spec}" is a {type(obj).__name__}, not a MetaData or a declarative base.',
+                hint="Name a MetaData, a declarative base, or a list of them after the colon.",
+            )
+        return metadata
+
+    found: dict[int, tuple[MetaData, list[str]]] = {}
+    from sqlalchemy import MetaData
+
+    for name, value in vars(module).items():
+        if name.startswith("__"):
+            continue
+        if isinstance(value, MetaData):
+            metadata: MetaData | None = value
+        elif _is_declarative_base(value):
+            metadata = _as_metadata(value)
+        else:
+            continue
+        assert metadata is not None
+        found.setdefault(id(metadata), (metadata, []))[1].append(name)
+    if not found:
+        raise ConfigError(
+            f'The models module "{module_name}" defines no MetaData or declarative base.',
+            hint=f'Import your models there, or name one: models = "{module_name}:Base".',
+        )
+    if len(found) > 1:
+        names = sorted(" / ".join(sorted(names)) for _, names in found.values())
+        raise ConfigError(
+            f'The models module "{module_name}" has {len(found)} separate MetaData: '
+            + ", ".join(names)
+            + ".",
+            hint=f'Name the one to use, e.g. models = "{module_name}:{names[0].split(" ")[0]}", '
+            "or a list of them.",
+        )
+    return next(iter(found.values()))[0]

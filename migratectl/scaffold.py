@@ -1,0 +1,209 @@
+"""``init``: create a migration repository from a template, or convert an existing one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from migratectl.errors import UsageError
+from migratectl.settings import (
+    CONFIG_FILENAME,
+    DEFAULT_DIRECTORY,
+    ENV_DATABASE_URL,
+    ENV_DATABASE_URL_FALLBACK,
+    ENV_MODELS,
+    Settings,
+)
+
+TEMPLATES = Path(__file__).parent / "templates"
+DEFAULT_TEMPLATE = "migratectl"
+MULTIDB_TEMPLATE = "migratectl-multidb"
+TEMPLATE_FILES = ("env.py", "script.py.mako", "README")
+
+
+def bundled_templates() -> list[tuple[str, str]]:
+    """(name, synopsis) of each bundled template; the synopsis is its README's first line."""
+    found = []
+    for folder in sorted(TEMPLATES.iterdir()):
+        readme = folder / "README"
+        if folder.is_dir() and readme.is_file():
+            found.append((folder.name, readme.read_text().strip().splitlines()[0]))
+    return found
+
+
+def resolve_template(template: str | None, *, multidb: bool) -> Path:
+    """A bundled template's name, or the path of a folder with env.py, script.py.mako, README."""
+    if template is None:
+        return TEMPLATES / (MULTIDB_TEMPLATE if multidb else DEFAULT_TEMPLATE)
+    bundled = TEMPLATES / template
+    if "/" not in template and os.sep not in template and bundled.is_dir():
+        return bundled
+    folder = Path(template).expanduser()
+    if not folder.is_dir():
+        names = ", ".join(name for name, _ in bundled_templates())
+        raise UsageError(
+            f"No template {template!r}: it is neither a bundled template nor a folder.",
+            hint=f"Bundled templates: {names} (see `migratectl list-templates`).",
+        )
+    missing = [name for name in TEMPLATE_FILES if not (folder / name).is_file()]
+    if missing:
+        raise UsageError(
+            f"The template folder {template} lacks " + ", ".join(missing) + ".",
+            hint="A template holds env.py, script.py.mako and README.",
+        )
+    return folder
+
+
+def _refuse_unwritable(directory: Path) -> None:
+    parent = directory
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise UsageError(
+            f"Cannot create {directory}: {parent} is not writable.",
+            hint="Choose another --directory, or fix the folder's permissions.",
+        )
+
+
+def create_repository(
+    settings: Settings, *, multidb: bool, template: str | None, package: bool
+) -> list[Path]:
+    """Write env.py, script.py.mako, README and versions/ (and migratectl.toml if needed)."""
+    source = resolve_template(template, multidb=multidb)
+    directory = settings.directory
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise UsageError(
+            f"{_display(directory)} already exists and is not empty.",
+            hint="Choose another --directory, or use `init --convert` for an existing "
+            "Alembic or Flask-Migrate repository.",
+        )
+    _refuse_unwritable(directory)
+    config_path = _config_file_to_write(settings)
+    created: list[Path] = []
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for item in sorted(source.iterdir()):
+            if item.is_file() and item.name != "__init__.py":
+                shutil.copyfile(item, directory / item.name)
+                created.append(directory / item.name)
+        (directory / "versions").mkdir()
+        created.append(directory / "versions")
+        if package:
+            for folder in (directory, directory / "versions"):
+                (folder / "__init__.py").touch()
+                created.append(folder / "__init__.py")
+        if config_path is not None:
+            _write_config_file(config_path, settings, multidb=multidb)
+            created.append(config_path)
+    except OSError as exc:
+        # Leave nothing half-written behind.
+        shutil.rmtree(directory, ignore_errors=True)
+        raise UsageError(f"Cannot create {_display(directory)}: {exc.strerror}.") from None
+    return created
+
+
+def convert_repository(settings: Settings, *, multidb: bool, template: str | None) -> list[Path]:
+    """Turn an Alembic or Flask-Migrate repository into a migratectl one, in place.
+
+    env.py is replaced (the old one kept as env.py.orig); versions/ and script.py.mako are
+    left as they are, so the project's history keeps working.
+    """
+    directory = settings.directory
+    env_py = directory / "env.py"
+    if not env_py.is_file():
+        raise UsageError(
+            f"{_display(directory)} is not an Alembic repository (it has no env.py).",
+            hint="Point --directory at the folder that holds env.py and versions/.",
+        )
+    original = env_py.read_text(errors="replace")
+    if "migratectl" in original:
+        raise UsageError(f"{_display(directory)} is already a migratectl repository.")
+    backup = directory / "env.py.orig"
+    if backup.exists():
+        raise UsageError(
+            f"{_display(backup)} already exists; converting again would overwrite it.",
+            hint="Move it away first.",
+        )
+    mako = directory / "script.py.mako"
+    multidb = multidb or (mako.is_file() and "engine_name" in mako.read_text(errors="replace"))
+    source = resolve_template(template, multidb=multidb)
+    _refuse_unwritable(directory)
+    config_path = _config_file_to_write(settings)
+    env_py.rename(backup)
+    shutil.copyfile(source / "env.py", env_py)
+    written = [backup, env_py]
+    if not mako.is_file():
+        shutil.copyfile(source / "script.py.mako", mako)
+        written.append(mako)
+    if not (directory / "versions").is_dir():
+        (directory / "versions").mkdir()
+        written.append(directory / "versions")
+    if config_path is not None:
+        _write_config_file(config_path, settings, multidb=multidb)
+        written.append(config_path)
+    return written
+
+
+def _config_file_to_write(settings: Settings) -> Path | None:
+    """Where init writes migratectl.toml: nowhere when a configuration file already exists."""
+    if settings.config_file is None:
+        return Path.cwd() / CONFIG_FILENAME
+    if not settings.config_file.exists():
+        return settings.config_file
+    return None
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _write_config_file(path: Path, settings: Settings, *, multidb: bool) -> None:
+    sources = settings.sources
+    lines = [
+        "# migratectl configuration; migratectl.toml.example in the project lists every key.",
+        "# Any string may use ${VAR} or ${VAR:-default} to read the environment.",
+        "",
+    ]
+    url_source = sources.get("database_url")
+    if url_source in (ENV_DATABASE_URL, ENV_DATABASE_URL_FALLBACK):
+        # Keep the secret in the environment, where it came from.
+        lines.append(f'database_url = "${{{url_source}}}"')
+    elif settings.database_url:
+        lines.append(f"database_url = {_toml_string(settings.database_url)}")
+    else:
+        lines.append('# database_url = "sqlite:///app.db"')
+    if sources.get("models") == ENV_MODELS:
+        lines.append(f'models = "${{{ENV_MODELS}}}"')
+    elif settings.models:
+        lines.append(f"models = {_toml_string(settings.models)}")
+    else:
+        lines.append('# models = "myapp.models"   # module, or module:Base / module:metadata')
+    directory = Path(os.path.relpath(settings.directory, path.parent))
+    if directory != Path(DEFAULT_DIRECTORY):
+        lines.append(f"directory = {_toml_string(directory.as_posix())}")
+    lines += [
+        "# compare_type = true",
+        "# render_as_batch = true",
+        "",
+        "# [configure]            # extra arguments for Alembic's context.configure()",
+        "# compare_server_default = true",
+    ]
+    if multidb:
+        lines += [
+            "",
+            "# Each extra database of this multi-database repository:",
+            "# [binds.analytics]",
+            '# database_url = "${ANALYTICS_DATABASE_URL}"',
+            '# models = "myapp.analytics_models"',
+        ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)

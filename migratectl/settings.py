@@ -1,0 +1,345 @@
+"""Settings: the configuration file, environment variables and flags, merged and validated.
+
+Precedence, highest first: flags, environment variables, the configuration file, defaults.
+Nothing here imports SQLAlchemy or Alembic, so loading settings stays cheap.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migratectl.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CONFIG_FILENAME = "migratectl.toml"
+PYPROJECT_FILENAME = "pyproject.toml"
+DEFAULT_DIRECTORY = "migrations"
+DEFAULT_LOCK_TIMEOUT = 600.0
+
+ENV_DATABASE_URL = "MIGRATECTL_DATABASE_URL"
+ENV_DATABASE_URL_FALLBACK = "DATABASE_URL"
+ENV_MODELS = "MIGRATECTL_MODELS"
+ENV_DIRECTORY = "MIGRATECTL_DIRECTORY"
+ENV_CONFIG = "MIGRATECTL_CONFIG"
+
+# key -> (expected type description, validator)
+_STRING = "a string"
+_BOOL = "true or false"
+_NUMBER = "a number"
+_STRINGS = "a list of strings"
+_STRING_OR_STRINGS = "a string or a list of strings"
+_TABLE = "a table"
+
+TOP_LEVEL_KEYS: dict[str, str] = {
+    "database_url": _STRING,
+    "models": _STRING,
+    "directory": _STRING,
+    "compare_type": _BOOL,
+    "render_as_batch": _BOOL,
+    "sys_path": _STRINGS,
+    "file_template": _STRING,
+    "configure_hook": _STRING_OR_STRINGS,
+    "lock_timeout": _NUMBER,
+    "configure": _TABLE,
+    "alembic": _TABLE,
+    "binds": _TABLE,
+}
+BIND_KEYS: dict[str, str] = {"database_url": _STRING, "models": _STRING}
+
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# sqlite[+driver]:///relative/path[?query] — four slashes (or none after :///) are absolute.
+_SQLITE_RELATIVE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?!/)(?!:memory:)([^?]+)(\?.*)?$")
+
+
+@dataclass
+class BindSettings:
+    """One extra database of a multi-database repository (``[binds.NAME]``)."""
+
+    name: str
+    database_url: str | None
+    models: str | None
+
+
+@dataclass
+class Settings:
+    """Everything a command needs to know about the project, already merged and validated."""
+
+    database_url: str | None = None
+    models: str | None = None
+    directory: Path = field(default_factory=lambda: Path.cwd() / DEFAULT_DIRECTORY)
+    compare_type: bool = True
+    render_as_batch: bool = True
+    sys_path: list[Path] = field(default_factory=list)
+    file_template: str | None = None
+    configure_hooks: list[str] = field(default_factory=list)
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    configure: dict[str, Any] = field(default_factory=dict)
+    alembic: dict[str, Any] = field(default_factory=dict)
+    binds: dict[str, BindSettings] = field(default_factory=dict)
+    config_file: Path | None = None
+    x_args: list[str] = field(default_factory=list)
+    # Where database_url / models came from, for error messages ("flag", "env", file path).
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths are resolved against."""
+        return self.config_file.parent if self.config_file else Path.cwd()
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise ConfigError(
+                "No database URL is configured.",
+                hint=f"Set database_url in {CONFIG_FILENAME}, the {ENV_DATABASE_URL} "
+                "environment variable, or pass --database-url.",
+            )
+        return self.database_url
+
+    def require_models(self) -> str:
+        if not self.models:
+            raise ConfigError(
+                "No models are configured, and this command compares them with the database.",
+                hint=f'Set models = "package.module" in {CONFIG_FILENAME}, the {ENV_MODELS} '
+                "environment variable, or pass --models.",
+            )
+        return self.models
+
+    def activate_sys_path(self) -> None:
+        """Put the configuration file's folder and ``sys_path`` on ``sys.path`` (once each)."""
+        for entry in reversed([self.base_dir, *self.sys_path]):
+            text = str(entry)
+            if text not in sys.path:
+                sys.path.insert(0, text)
+
+
+def find_config_file(start: Path) -> Path | None:
+    """The first ``migratectl.toml``, or ``pyproject.toml`` with ``[tool.migratectl]``, upwards."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILENAME
+        if candidate.is_file():
+            return candidate
+        pyproject = folder / PYPROJECT_FILENAME
+        if pyproject.is_file():
+            try:
+                data = _read_toml(pyproject)
+            except ConfigError:
+                continue
+            if isinstance(data.get("tool"), dict) and "migratectl" in data["tool"]:
+                return pyproject
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid TOML: {exc}.", hint="Fix the syntax at the line named."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The migratectl table of ``path`` (top level, or ``[tool.migratectl]`` of a pyproject)."""
+    data = _read_toml(path)
+    if path.name == PYPROJECT_FILENAME:
+        tool = data.get("tool", {})
+        table = tool.get("migratectl", {}) if isinstance(tool, dict) else {}
+        if not isinstance(table, dict):
+            raise ConfigError(f"[tool.migratectl] in {path} must be a table.")
+        return table
+    return data
+
+
+def _closest(key: str, known: list[str]) -> str:
+    match = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
+    return f' Did you mean "{match[0]}"?' if match else ""
+
+
+def _check_type(key: str, value: Any, expected: str, where: str) -> None:
+    ok = {
+        _STRING: isinstance(value, str),
+        _BOOL: isinstance(value, bool),
+        _NUMBER: isinstance(value, (int, float)) and not isinstance(value, bool),
+        _STRINGS: isinstance(value, list) and all(isinstance(v, str) for v in value),
+        _STRING_OR_STRINGS: isinstance(value, str)
+        or (isinstance(value, list) and all(isinstance(v, str) for v in value)),
+        _TABLE: isinstance(value, dict),
+    }[expected]
+    if not ok:
+        raise ConfigError(
+            f"{key} in {where} must be {expected}, not {_describe(value)}.",
+            hint=f"Fix the value of {key}.",
+        )
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f'the string "{value}"'
+    if isinstance(value, list):
+        return "a list" if value else "an empty list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def validate(table: Mapping[str, Any], where: str) -> None:
+    """Reject unknown keys (with a suggestion) and values of the wrong type."""
+    known = list(TOP_LEVEL_KEYS)
+    for key, value in table.items():
+        if key not in TOP_LEVEL_KEYS:
+            raise ConfigError(
+                f'Unknown key "{key}" in {where}.{_closest(key, known)}',
+                hint="Known keys: " + ", ".join(known) + ".",
+            )
+        _check_type(key, value, TOP_LEVEL_KEYS[key], where)
+    for name, bind in table.get("binds", {}).items():
+        if not isinstance(bind, dict):
+            raise ConfigError(f"binds.{name} in {where} must be a table.")
+        for key, value in bind.items():
+            if key not in BIND_KEYS:
+                raise ConfigError(
+                    f'Unknown key "binds.{name}.{key}" in {where}.{_closest(key, list(BIND_KEYS))}',
+                    hint="A bind takes database_url and models.",
+                )
+            _check_type(f"binds.{name}.{key}", value, BIND_KEYS[key], where)
+
+
+def interpolate(value: Any, key: str, environ: Mapping[str, str]) -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of ``value``."""
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"{key} uses the environment variable {name}, which is not set.",
+                hint=f"Set {name}, or give a default: ${{{name}:-value}}.",
+            )
+
+        return _INTERPOLATION.sub(substitute, value)
+    if isinstance(value, list):
+        return [interpolate(item, key, environ) for item in value]
+    if isinstance(value, dict):
+        return {k: interpolate(v, f"{key}.{k}", environ) for k, v in value.items()}
+    return value
+
+
+def resolve_sqlite_path(url: str, base: Path) -> str:
+    """Make a relative SQLite path in ``url`` absolute against ``base``."""
+    match = _SQLITE_RELATIVE.match(url)
+    if not match:
+        return url
+    prefix, path, query = match.group(1), match.group(2), match.group(3) or ""
+    return f"{prefix}{(base / path).resolve()}{query}"
+
+
+def load_settings(
+    *,
+    config: str | os.PathLike[str] | None = None,
+    database_url: str | None = None,
+    models: str | None = None,
+    directory: str | os.PathLike[str] | None = None,
+    x_args: list[str] | None = None,
+    lock_timeout: float | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_must_exist: bool = True,
+) -> Settings:
+    """Merge flags (the keyword arguments), the environment, the file and the defaults."""
+    env = os.environ if environ is None else environ
+    here = (cwd or Path.cwd()).resolve()
+
+    config_path: Path | None = None
+    explicit = config if config is not None else env.get(ENV_CONFIG) or None
+    if explicit is not None:
+        config_path = (here / Path(explicit)).resolve()
+        if not config_path.is_file() and config_must_exist:
+            raise ConfigError(
+                f"The configuration file {config_path} does not exist.",
+                hint="Check --config / MIGRATECTL_CONFIG, or run `migratectl init` to create it.",
+            )
+    else:
+        config_path = find_config_file(here)
+
+    table: dict[str, Any] = {}
+    if config_path is not None and config_path.is_file():
+        table = read_config_file(config_path)
+        validate(table, str(config_path))
+        table = {k: interpolate(v, k, env) for k, v in table.items()}
+    base = config_path.parent if config_path is not None else here
+    where = str(config_path) if config_path is not None else "defaults"
+
+    settings = Settings(config_file=config_path)
+    sources = settings.sources
+
+    # database_url: flag > MIGRATECTL_DATABASE_URL > DATABASE_URL > file
+    if database_url:
+        settings.database_url, sources["database_url"] = database_url, "--database-url"
+    elif env.get(ENV_DATABASE_URL):
+        settings.database_url, sources["database_url"] = env[ENV_DATABASE_URL], ENV_DATABASE_URL
+    elif env.get(ENV_DATABASE_URL_FALLBACK):
+        settings.database_url = env[ENV_DATABASE_URL_FALLBACK]
+        sources["database_url"] = ENV_DATABASE_URL_FALLBACK
+    elif "database_url" in table:
+        settings.database_url = resolve_sqlite_path(table["database_url"], base)
+        sources["database_url"] = where
+
+    if models:
+        settings.models, sources["models"] = models, "--models"
+    elif env.get(ENV_MODELS):
+        settings.models, sources["models"] = env[ENV_MODELS], ENV_MODELS
+    elif "models" in table:
+        settings.models, sources["models"] = table["models"], where
+
+    if directory is not None:
+        settings.directory = (here / Path(directory)).resolve()
+    elif env.get(ENV_DIRECTORY):
+        settings.directory = (here / env[ENV_DIRECTORY]).resolve()
+    else:
+        settings.directory = (base / table.get("directory", DEFAULT_DIRECTORY)).resolve()
+
+    settings.compare_type = table.get("compare_type", True)
+    settings.render_as_batch = table.get("render_as_batch", True)
+    settings.sys_path = [(base / p).resolve() for p in table.get("sys_path", ["."])]
+    settings.file_template = table.get("file_template")
+    hooks = table.get("configure_hook", [])
+    settings.configure_hooks = [hooks] if isinstance(hooks, str) else list(hooks)
+    settings.lock_timeout = float(
+        lock_timeout
+        if lock_timeout is not None
+        else table.get("lock_timeout", DEFAULT_LOCK_TIMEOUT)
+    )
+    if settings.lock_timeout < 0:
+        raise ConfigError("lock_timeout must not be negative.")
+    settings.configure = dict(table.get("configure", {}))
+    settings.alembic = dict(table.get("alembic", {}))
+    for name, bind in table.get("binds", {}).items():
+        url = bind.get("database_url")
+        settings.binds[name] = BindSettings(
+            name=name,
+            database_url=resolve_sqlite_path(url, base) if url else None,
+            models=bind.get("models"),
+        )
+    settings.x_args = list(x_args or [])
+    return settings
