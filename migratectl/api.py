@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from migratectl import runtime
 from migratectl.errors import (
@@ -410,7 +410,7 @@ def revision(
             branch_label=branch_label,
             version_path=version_path,
             rev_id=rev_id,
-            depends_on=list(depends_on) if depends_on else None,
+            depends_on=cast(Any, list(depends_on)) if depends_on else None,
             process_revision_directives=process_revision_directives,
         )
     if scripts is None:
@@ -546,7 +546,9 @@ def edit(settings: Settings | None = None, rev: str = "head") -> Path:
             + ".",
             hint="Name one of them.",
         )
-    path = Path(scripts[0].path)  # type: ignore[union-attr]
+    path = Path(scripts[0].path) if scripts[0] is not None else None
+    if path is None:
+        raise UsageError(f"No revision matches {rev!r}.")
     try:
         code = subprocess.call([*shlex.split(editor), str(path)])
     except OSError as exc:

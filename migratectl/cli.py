@@ -147,7 +147,8 @@ def _state(ctx: typer.Context) -> GlobalOptions:
     root = ctx.find_root()
     if root.obj is None:
         root.obj = GlobalOptions()
-    return root.obj  # type: ignore[no-any-return]
+    options: GlobalOptions = root.obj
+    return options
 
 
 @dataclass

@@ -119,13 +119,13 @@ def resolve_metadata(spec: str) -> MetaData | list[MetaData]:
         if name.startswith("__"):
             continue
         if isinstance(value, MetaData):
-            metadata: MetaData | None = value
+            candidate: MetaData | None = value
         elif _is_declarative_base(value):
-            metadata = _as_metadata(value)
+            candidate = _as_metadata(value)
         else:
             continue
-        assert metadata is not None
-        found.setdefault(id(metadata), (metadata, []))[1].append(name)
+        if candidate is not None:
+            found.setdefault(id(candidate), (candidate, []))[1].append(name)
     if not found:
         raise ConfigError(
             f'The models module "{module_name}" defines no MetaData or declarative base.',

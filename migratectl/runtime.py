@@ -129,6 +129,7 @@ def make_engine(url_text: str, *, readonly: bool = False) -> Any:
             hint="Check the part before :// (for example postgresql+psycopg, mysql+pymysql, "
             "sqlite).",
         ) from None
+    engine: Any
     kwargs: dict[str, Any] = {"poolclass": NullPool, "connect_args": _connect_args(url)}
     try:
         if getattr(dialect_cls, "is_async", False):
