@@ -72,10 +72,16 @@ class CurrentState:
     database: str
     current: list[str]
     heads: list[str]
+    # The other databases of a multi-database repository: name -> (masked URL, revisions).
+    binds: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
     @property
     def up_to_date(self) -> bool:
-        return set(self.current) == set(self.heads)
+        return all(set(revs) == set(self.heads) for _, revs in self.databases().values())
+
+    def databases(self) -> dict[str, tuple[str, list[str]]]:
+        """Every database: name ("" for the default) -> (masked URL, current revisions)."""
+        return {"": (self.database, self.current), **self.binds}
 
 
 @dataclass
@@ -83,6 +89,8 @@ class CheckResult:
     database: str
     operations: list[str]
     pending: list[str]
+    # Multi-database repositories: name -> pending revision ids, for databases behind head.
+    pending_by_database: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def up_to_date(self) -> bool:
@@ -96,6 +104,8 @@ class StatusResult:
     heads: list[str]
     pending: list[RevisionInfo]
     sql: str | None = None
+    binds: dict[str, CurrentState] = field(default_factory=dict)
+    pending_by_database: dict[str, list[RevisionInfo]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -144,6 +154,8 @@ def build_config(
         },
     )
     config.set_main_option("script_location", _escape(str(settings.directory)))
+    # The multi-database script.py.mako writes one function pair per name ("" = default).
+    config.set_main_option("databases", ",".join(["", *settings.binds]))
     if settings.file_template:
         config.set_main_option("file_template", _escape(settings.file_template))
     for key, value in settings.alembic.items():
@@ -316,17 +328,40 @@ def _version_table_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def read_database_heads(settings: Settings) -> list[str]:
-    """The revisions the database is stamped with (read-only: creates nothing)."""
+def is_multidb(settings: Settings) -> bool:
+    """Whether the repository was created with ``init --multidb``."""
+    env_py = settings.directory / "env.py"
+    try:
+        return "run_multidb_migrations" in env_py.read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def database_urls(settings: Settings) -> dict[str, str]:
+    """The databases this repository migrates: name ("" for the default) -> URL."""
+    if is_multidb(settings):
+        return runtime.database_urls(settings)
+    return {"": settings.require_database_url()}
+
+
+def read_all_heads(settings: Settings) -> dict[str, list[str]]:
+    """Each database's stamped revisions (read-only: creates nothing, not even a file)."""
     from alembic.runtime.migration import MigrationContext
 
     opts = _version_table_options(settings)
 
-    def read(connection: Any) -> list[str]:
-        context = MigrationContext.configure(connection, opts=opts)
-        return list(context.get_current_heads())
+    def read(connections: dict[str, Any]) -> dict[str, list[str]]:
+        return {
+            name: list(MigrationContext.configure(conn, opts=opts).get_current_heads())
+            for name, conn in connections.items()
+        }
 
-    return runtime.run_with_connection(settings.require_database_url(), read, readonly=True)
+    return runtime.run_with_connections(database_urls(settings), read, readonly=True)
+
+
+def read_database_heads(settings: Settings) -> list[str]:
+    """The revisions the (default) database is stamped with (read-only: creates nothing)."""
+    return read_all_heads(settings)[""]
 
 
 def _check_known(script: ScriptDirectory, heads: Sequence[str], settings: Settings) -> None:
@@ -411,12 +446,28 @@ def revision(
             version_path=version_path,
             rev_id=rev_id,
             depends_on=cast(Any, list(depends_on)) if depends_on else None,
-            process_revision_directives=process_revision_directives,
+            process_revision_directives=_after_all_databases(settings, process_revision_directives),
         )
     if scripts is None:
         return []
     found = scripts if isinstance(scripts, list) else [scripts]
     return [Path(s.path) for s in found if s is not None]
+
+
+def _after_all_databases(
+    settings: Settings, hook: Callable[..., None] | None
+) -> Callable[..., None] | None:
+    """Alembic calls a revision hook after each database's comparison; run ``hook`` once, after
+    the last one, when every database's operations are in the script."""
+    if hook is None:
+        return None
+    expected = 1 + len(settings.binds) if is_multidb(settings) else 1
+
+    def when_complete(context: Any, revision: Any, directives: list[Any]) -> None:
+        if all(len(script.upgrade_ops_list) >= expected for script in directives):
+            hook(context, revision, directives)
+
+    return when_complete
 
 
 def migrate(
@@ -468,7 +519,11 @@ def compare(settings: Settings, output: Output | None = None) -> list[Any]:
 
     config = build_config(settings, output, autogenerate=True)
     with translate_errors(settings), alembic_logging(output or Output()):
-        command.revision(config, autogenerate=True, process_revision_directives=capture)
+        command.revision(
+            config,
+            autogenerate=True,
+            process_revision_directives=_after_all_databases(settings, capture),
+        )
     return captured
 
 
@@ -516,12 +571,20 @@ def check(settings: Settings | None = None, *, output: Output | None = None) -> 
     config = build_config(settings, output)
     with translate_errors(settings):
         script = script_directory(config)
-        pending = [s.revision for s in _pending(script, state.current)]
+        by_database = {
+            name: [s.revision for s in _pending(script, revs)]
+            for name, (_, revs) in state.databases().items()
+        }
+    pending = list(dict.fromkeys(rev for revs in by_database.values() for rev in revs))
     if pending:
-        return CheckResult(state.database, operations=[], pending=pending)
+        behind = {name: revs for name, revs in by_database.items() if revs}
+        return CheckResult(state.database, [], pending, pending_by_database=behind)
+    multidb = bool(state.binds)
     operations: list[str] = []
     for ops in compare(settings, output):
-        operations.extend(describe_operations(ops))
+        name = (getattr(ops, "upgrade_token", "") or "").removesuffix("_upgrades")
+        prefix = f"[{name or 'default'}] " if multidb else ""
+        operations.extend(prefix + line for line in describe_operations(ops))
     return CheckResult(state.database, operations=operations, pending=[])
 
 
@@ -686,9 +749,12 @@ def current(settings: Settings | None = None, *, output: Output | None = None) -
     with translate_errors(settings):
         script = script_directory(config)
         heads = list(script.get_heads())
-        db_heads = read_database_heads(settings)
-        _check_known(script, db_heads, settings)
-    return CurrentState(database=mask_url(url), current=db_heads, heads=heads)
+        urls = database_urls(settings)
+        all_heads = read_all_heads(settings)
+        for db_heads in all_heads.values():
+            _check_known(script, db_heads, settings)
+    binds = {name: (mask_url(urls[name]), revs) for name, revs in all_heads.items() if name}
+    return CurrentState(mask_url(url), all_heads[""], heads, binds=binds)
 
 
 def status(
@@ -700,8 +766,16 @@ def status(
     config = build_config(settings, output)
     with translate_errors(settings):
         script = script_directory(config)
-        pending = [revision_info(s) for s in _pending(script, state.current)]
+        by_database = {
+            name: [revision_info(s) for s in _pending(script, revs)]
+            for name, (_, revs) in state.databases().items()
+        }
+    pending = by_database[""]
     result = StatusResult(state.database, state.current, state.heads, pending)
+    result.binds = {
+        name: CurrentState(url, revs, state.heads) for name, (url, revs) in state.binds.items()
+    }
+    result.pending_by_database = {name: revs for name, revs in by_database.items() if name}
     if sql and pending:
         import io
 

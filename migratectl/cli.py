@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+import typer.core
 
 from migratectl import __version__
 from migratectl.errors import (
@@ -192,6 +194,37 @@ def _password_of(url: str) -> str | None:
     return unquote(password) if password else None
 
 
+_RELATIVE_REVISION = re.compile(r"^-\d+$")
+
+
+class RelativeRevisionCommand(typer.core.TyperCommand):
+    """A command that reads ``-1`` as a revision (``downgrade -1``), as Alembic's CLI does.
+
+    click would take ``-1`` for an unknown option; such tokens are moved behind ``--``, unless
+    they are the value of the option before them.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        takes_value = {
+            name
+            for param in self.get_params(ctx)
+            if param.param_type_name == "option" and not getattr(param, "is_flag", False)
+            for name in (*param.opts, *param.secondary_opts)
+        }
+        end = args.index("--") if "--" in args else len(args)
+        kept: list[str] = []
+        relative: list[str] = []
+        for position, arg in enumerate(args[:end]):
+            follows_option = position > 0 and args[position - 1] in takes_value
+            if _RELATIVE_REVISION.match(arg) and not follows_option:
+                relative.append(arg)
+            else:
+                kept.append(arg)
+        if relative:
+            args = [*kept, "--", *relative, *args[end + 1 :]]
+        return super().parse_args(ctx, args)
+
+
 def _command(name: str | None = None, *, own_verbose: bool = False) -> Callable[[F], F]:
     """Register a command that also accepts the global options after its name."""
 
@@ -222,7 +255,7 @@ def _command(name: str | None = None, *, own_verbose: bool = False) -> Callable[
         wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
             parameters=[context_param, *own, *extra]
         )
-        app.command(name or fn.__name__.replace("_", "-"))(wrapper)
+        app.command(name or fn.__name__.replace("_", "-"), cls=RelativeRevisionCommand)(wrapper)
         return fn
 
     return decorate
@@ -433,6 +466,7 @@ def init(
 ) -> None:
     """Create a migration repository (and migratectl.toml when there is no configuration)."""
     from migratectl import api
+    from migratectl.settings import CONFIG_FILENAME
 
     settings = inv.settings(config_must_exist=False)
     written = api.init(
@@ -446,10 +480,16 @@ def init(
             "versions/ is unchanged. Check database_url and models, then `migratectl current`."
         )
     else:
-        inv.output.info(
-            "Set database_url and models in your configuration, then run "
-            '`migratectl migrate -m "initial"` and `migratectl upgrade`.'
+        next_steps = (
+            '`migratectl migrate -m "Initial migration."`, review the script it writes in '
+            f"{_rel(settings.directory / 'versions')}, then `migratectl upgrade`."
         )
+        missing = [key for key in ("database_url", "models") if not getattr(settings, key)]
+        if missing:
+            config = _rel(settings.config_file) if settings.config_file else CONFIG_FILENAME
+            inv.output.info(f"Set {' and '.join(missing)} in {config}, then run {next_steps}")
+        else:
+            inv.output.info(f"Next: run {next_steps}")
 
 
 def _rel(path: Path) -> str:
@@ -574,6 +614,10 @@ def check(inv: Invocation, json_output: JsonOption = False) -> None:
                 "pending": result.pending,
             }
         )
+    elif result.pending_by_database and set(result.pending_by_database) != {""}:
+        for name, revs in result.pending_by_database.items():
+            label = f"database {name!r}" if name else "the default database"
+            inv.output.result(f"{label} is not at head; pending revisions: " + ", ".join(revs))
     elif result.pending:
         inv.output.result(
             "The database is not at head; pending revisions: " + ", ".join(result.pending)
@@ -721,14 +765,29 @@ def current(
     settings = inv.settings()
     state = api.current(settings, output=inv.output)
     if json_output:
-        inv.output.json(
-            {
-                "database": state.database,
-                "current": state.current,
-                "heads": state.heads,
-                "up_to_date": state.up_to_date,
+        document: dict[str, Any] = {
+            "database": state.database,
+            "current": state.current,
+            "heads": state.heads,
+            "up_to_date": state.up_to_date,
+        }
+        if state.binds:
+            document["binds"] = {
+                name: {
+                    "database": url,
+                    "current": revs,
+                    "up_to_date": set(revs) == set(state.heads),
+                }
+                for name, (url, revs) in state.binds.items()
             }
-        )
+        inv.output.json(document)
+    elif state.binds:
+        for name, (url, revs) in state.databases().items():
+            label = name or "(default)"
+            shown = ", ".join(r + (" (head)" if r in state.heads else "") for r in revs)
+            inv.output.result(f"{label}: {shown or 'base (no revision)'}")
+            if verbose:
+                inv.output.info(f"  {url}")
     else:
         if verbose:
             inv.output.info(f"Current revision(s) for {state.database}:")
@@ -850,6 +909,15 @@ def status(inv: Invocation, sql: SqlOption = False, json_output: JsonOption = Fa
         }
         if sql:
             document["sql"] = result.sql or ""
+        if result.binds:
+            document["binds"] = {
+                name: {
+                    "database": state.database,
+                    "current": state.current,
+                    "pending": [r.as_json() for r in result.pending_by_database.get(name, [])],
+                }
+                for name, state in result.binds.items()
+            }
         inv.output.json(document)
         return
     inv.output.result(f"Database: {result.database}")
@@ -861,6 +929,13 @@ def status(inv: Invocation, sql: SqlOption = False, json_output: JsonOption = Fa
             inv.output.result(f"  {rev.revision}  {rev.message}")
     else:
         inv.output.result("Pending:  none (up to date)")
+    for name, state in result.binds.items():
+        waiting = result.pending_by_database.get(name, [])
+        inv.output.result(
+            f"Database {name!r}: {state.database} at "
+            + (", ".join(state.current) or "base (no revision)")
+            + (f"; {len(waiting)} pending" if waiting else "; up to date")
+        )
     if sql and result.sql:
         inv.output.raw(result.sql)
 

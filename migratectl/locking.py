@@ -52,6 +52,11 @@ def lock_key(version_table: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def mysql_lock_name(database: str, version_table: str) -> str:
+    """The ``GET_LOCK`` name for this database's version table (names are server-wide)."""
+    return f"migratectl:{database}:{version_table}"[:64]  # MySQL allows at most 64 characters
+
+
 @contextmanager
 def migration_lock(
     connection: Connection,
@@ -81,8 +86,7 @@ def migration_lock(
     elif dialect in ("mysql", "mariadb"):
         database = connection.exec_driver_sql("SELECT DATABASE()").scalar() or ""
         connection.commit()
-        # GET_LOCK names are server-wide and at most 64 characters.
-        name = f"migratectl:{database}:{version_table}"[:64]
+        name = mysql_lock_name(database, version_table)
 
         def try_mysql() -> bool:
             got = connection.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": name})

@@ -12,7 +12,7 @@ import logging
 import os
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -164,11 +164,12 @@ def _make_sqlite_ddl_transactional(engine: Engine, event: Any) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
-def _database_error(exc: BaseException, url_text: str) -> DatabaseError:
+def _database_error(exc: BaseException, url_text: str, name: str = "") -> DatabaseError:
     original = getattr(exc, "orig", None) or exc
     detail = str(original).strip().splitlines()[0] if str(original).strip() else type(original)
+    which = f"database {name!r}" if name else "database"
     return DatabaseError(
-        f"Cannot connect to the database {mask_url(url_text)}: {detail}",
+        f"Cannot connect to the {which} {mask_url(url_text)}: {detail}",
         hint="Check that the server is running and reachable, that the database exists, "
         "and the user name and password in the URL.",
     )
@@ -176,32 +177,65 @@ def _database_error(exc: BaseException, url_text: str) -> DatabaseError:
 
 def run_with_connection(url_text: str, fn: Callable[[Connection], T], *, readonly: bool) -> T:
     """Connect to ``url_text`` and call ``fn`` with a (sync) Connection, async drivers too."""
+    return run_with_connections(
+        {"": url_text}, lambda connections: fn(connections[""]), readonly=readonly
+    )
+
+
+def run_with_connections(
+    urls: dict[str, str], fn: Callable[[dict[str, Connection]], T], *, readonly: bool
+) -> T:
+    """Connect to every database in ``urls`` (name -> URL) at once and call ``fn`` with a
+    sync Connection per name. Async drivers run in one event loop; ``fn`` runs in
+    SQLAlchemy's greenlet bridge so sync and async connections can be mixed.
+    """
+    engines = {name: make_engine(url, readonly=readonly) for name, url in urls.items()}
+    if any(hasattr(engine, "sync_engine") for engine in engines.values()):
+        return asyncio.run(_run_async(engines, urls, fn))
+    with ExitStack() as stack:
+        for engine in engines.values():
+            stack.callback(engine.dispose)
+        connections = {
+            name: stack.enter_context(_connect(engine, name, urls[name]))
+            for name, engine in engines.items()
+        }
+        return fn(connections)
+
+
+async def _run_async(
+    engines: dict[str, Any], urls: dict[str, str], fn: Callable[[dict[str, Connection]], T]
+) -> T:
     from sqlalchemy.exc import DBAPIError
 
-    engine = make_engine(url_text, readonly=readonly)
-    if hasattr(engine, "sync_engine"):
-
-        async def run_async() -> T:
-            try:
+    async with AsyncExitStack() as stack:
+        sync_connections: dict[str, Connection] = {}
+        first_async: Any = None
+        for name, engine in engines.items():
+            if hasattr(engine, "sync_engine"):
+                stack.push_async_callback(engine.dispose)
                 try:
-                    conn = await engine.connect()
+                    connection = await engine.connect()
                 except (DBAPIError, OSError) as exc:
-                    raise _database_error(exc, url_text) from None
-                async with conn:
-                    return await conn.run_sync(fn)
-            finally:
-                await engine.dispose()
+                    raise _database_error(exc, urls[name], name) from None
+                await stack.enter_async_context(connection)
+                sync_connections[name] = connection.sync_connection
+                first_async = first_async or connection
+            else:
+                stack.callback(engine.dispose)
+                sync_connections[name] = stack.enter_context(_connect(engine, name, urls[name]))
+        return await first_async.run_sync(lambda _: fn(sync_connections))
 
-        return asyncio.run(run_async())
+
+@contextmanager
+def _connect(engine: Engine, name: str, url_text: str) -> Iterator[Connection]:
+    from sqlalchemy.exc import DBAPIError
+
     try:
-        try:
-            connection = engine.connect()
-        except (DBAPIError, OSError) as exc:
-            raise _database_error(exc, url_text) from None
-        with connection:
-            return fn(connection)
-    finally:
-        engine.dispose()
+        connection = engine.connect()
+    except (DBAPIError, OSError) as exc:
+        raise _database_error(exc, url_text, name) from None
+    with connection:
+        yield connection
 
 
 # --------------------------------------------------------------------------- env.py
@@ -332,35 +366,54 @@ def run_migrations(context: Any, **overrides: Any) -> None:
 def _run_online(
     context: Any, connection: Connection, options: dict[str, Any], *, owns_engine: bool
 ) -> None:
+    with _locks(context, {"": connection}, options):
+        _configure_and_run(context, connection, options, owns_engine=owns_engine)
+
+
+@contextmanager
+def _locks(
+    context: Any, connections: dict[str, Connection], options: dict[str, Any]
+) -> Iterator[None]:
+    """Hold the migration lock of every database (in name order, so two runs never deadlock)."""
+    from migratectl.locking import migration_lock
+
+    lock_timeout = context.config.attributes.get(LOCK_TIMEOUT)
+    output: Output = context.config.attributes.get(OUTPUT) or Output()
+    with ExitStack() as stack:
+        if lock_timeout is not None:
+            for name in sorted(connections):
+                stack.enter_context(
+                    migration_lock(
+                        connections[name],
+                        timeout=lock_timeout,
+                        version_table=version_table_of(options),
+                        notify=output.info,
+                    )
+                )
+        yield
+
+
+def _configure_and_run(
+    context: Any,
+    connection: Connection,
+    options: dict[str, Any],
+    *,
+    owns_engine: bool,
+    **run_kwargs: Any,
+) -> None:
+    """configure() the context on ``connection`` and run the migrations (or comparison)."""
     from sqlalchemy import event
 
-    config = context.config
-    output: Output = config.attributes.get(OUTPUT) or Output()
-    lock_timeout = config.attributes.get(LOCK_TIMEOUT)
     log = _StatementLog()
     options = dict(options)
     options["on_version_apply"] = _chain(log.revision_done, options.get("on_version_apply"))
     if owns_engine and connection.dialect.name == "sqlite":
         options.setdefault("transactional_ddl", True)
-
-    from migratectl.locking import migration_lock
-
-    lock = (
-        migration_lock(
-            connection,
-            timeout=lock_timeout,
-            version_table=version_table_of(options),
-            notify=output.info,
-        )
-        if lock_timeout is not None
-        else nullcontext()
-    )
     event.listen(connection, "after_cursor_execute", log.after_execute)
     try:
-        with lock:
-            context.configure(connection=connection, **options)
-            with _failures_reported(context, log), context.begin_transaction():
-                context.run_migrations()
+        context.configure(connection=connection, **options)
+        with _failures_reported(context, log), context.begin_transaction():
+            context.run_migrations(**run_kwargs)
     finally:
         event.remove(connection, "after_cursor_execute", log.after_execute)
 
@@ -445,7 +498,108 @@ class AlembicLogRelay(logging.Handler):
         super().__init__(logging.INFO)
         self.output = output
 
+    # Alembic's step names, as shown: "Running stamp_revision  -> ab12" -> "Stamp <base> -> ab12"
+    _STEPS = {"upgrade": "Upgrade", "downgrade": "Downgrade", "stamp_revision": "Stamp"}
+
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        if message.startswith("Running "):
-            self.output.info(message[len("Running ") :].replace("  ", " ").strip().capitalize())
+        if not message.startswith("Running "):
+            return
+        step, _, rest = message[len("Running ") :].partition(" ")
+        moves, comma, doc = rest.partition(", ")
+        source, arrow, target = moves.partition(" -> ")
+        if arrow:
+            rest = f"{source.strip() or '<base>'} -> {target.strip() or '<base>'}{comma}{doc}"
+        self.output.info(f"{self._STEPS.get(step, step)} {rest.strip()}")
+
+
+# --------------------------------------------------------------------------- several databases
+
+
+def database_urls(settings: Settings) -> dict[str, str]:
+    """Name -> URL of every database of a multi-database repository ("" is the default one)."""
+    urls = {"": settings.require_database_url()}
+    for name, bind in settings.binds.items():
+        if not bind.database_url:
+            raise ConfigError(
+                f"[binds.{name}] has no database_url.",
+                hint=f"Set database_url in [binds.{name}] (it may read the environment: "
+                '"${VAR}").',
+            )
+        urls[name] = bind.database_url
+    return urls
+
+
+def _models_of(settings: Settings, name: str) -> str:
+    if not name:
+        return settings.require_models()
+    models = settings.binds[name].models
+    if not models:
+        raise ConfigError(
+            f"[binds.{name}] has no models, and this command compares them with the database.",
+            hint=f'Set models = "package.module" in [binds.{name}].',
+        )
+    return models
+
+
+def database_label(name: str) -> str:
+    return repr(name) if name else "(default)"
+
+
+def run_multidb_migrations(context: Any, **overrides: Any) -> None:
+    """The body of a multi-database env.py: run every database's functions of each revision.
+
+    Each revision script has ``upgrade_<name>()`` / ``downgrade_<name>()`` per database; the
+    default database's name is empty. Keyword arguments go to ``context.configure()``.
+    """
+    config = context.config
+    settings = _settings_of(config)
+    settings.activate_sys_path()
+    options = configure_options(settings, overrides)
+    urls = database_urls(settings)
+    metadata: dict[str, Any] = {}
+    if wants_models(context):
+        metadata = {
+            name: load_target_metadata(_models_of(settings, name), settings) for name in urls
+        }
+    output: Output = config.attributes.get(OUTPUT) or Output()
+
+    def options_for(name: str) -> dict[str, Any]:
+        return {
+            **options,
+            "upgrade_token": f"{name}_upgrades",
+            "downgrade_token": f"{name}_downgrades",
+            "target_metadata": metadata.get(name),
+        }
+
+    if context.is_offline_mode():
+        import sys
+
+        buffer = config.output_buffer or sys.stdout
+        for name, url in urls.items():
+            buffer.write(f"\n-- Database {database_label(name)}: {mask_url(url)}\n\n")
+            context.configure(
+                url=_with_available_driver(parse_url(url)),
+                literal_binds=True,
+                dialect_opts={"paramstyle": "named"},
+                output_buffer=buffer,
+                **options_for(name),
+            )
+            with _failures_reported(context, None), context.begin_transaction():
+                context.run_migrations(engine_name=name)
+        return
+
+    def run_all(connections: dict[str, Connection]) -> None:
+        with _locks(context, connections, options):
+            for name, connection in connections.items():
+                if len(connections) > 1 and not wants_models(context):
+                    output.info(f"Database {database_label(name)}:")
+                try:
+                    _configure_and_run(
+                        context, connection, options_for(name), owns_engine=True, engine_name=name
+                    )
+                except MigrationFailed as failure:
+                    failure.message = f"In database {database_label(name)}: {failure.message}"
+                    raise
+
+    run_with_connections(urls, run_all, readonly=not config.attributes.get(WRITES, True))
