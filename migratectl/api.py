@@ -164,6 +164,8 @@ def build_config(
                 config.set_section_option(key, option, _escape(_ini_value(option_value)))
         else:
             config.set_main_option(key, _escape(_ini_value(value)))
+    if "version_locations" in settings.alembic:
+        _set_version_locations(config, settings)
     if settings.database_url:
         # For tools that read it from the Config (never printed: masked in all output).
         config.set_main_option("sqlalchemy.url", _escape(settings.database_url))
@@ -181,6 +183,30 @@ def build_config(
 def _escape(value: str) -> str:
     """Config values go through ConfigParser interpolation: a literal % is written %%."""
     return value.replace("%", "%%")
+
+
+# Alembic's path_separator values (alembic.config.Config._get_file_separator_char).
+_PATH_SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
+
+
+def _set_version_locations(config: Config, settings: Settings) -> None:
+    """[alembic] version_locations, a string or a list, relative to the configuration file.
+
+    Alembic would resolve them against the current folder; migratectl resolves every relative
+    path in its file against the file's folder, so commands work from any sub-folder.
+    """
+    value = settings.alembic["version_locations"]
+    separator = _PATH_SEPARATORS.get(str(settings.alembic.get("path_separator")))
+    if isinstance(value, str):
+        # Without path_separator Alembic splits on spaces and commas; so do we.
+        parts = value.split(separator) if separator else re.split(r", *| +", value)
+    else:
+        parts = [str(part) for part in value]
+    locations = [str(settings.base_dir / part.strip()) for part in parts if part.strip()]
+    if separator is None:
+        separator = os.pathsep
+        config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", _escape(separator.join(locations)))
 
 
 def _ini_value(value: Any) -> str:
@@ -271,8 +297,31 @@ def _command_error(
             "The database is not at the head revision, so the models cannot be compared.",
             hint="Run `migratectl upgrade` first.",
         )
-    if "is not a head revision" in message:
-        return UsageError(message, hint="Pass --splice to branch from a non-head revision.")
+    not_head = re.search(r"Revision (\S+) is not a head revision", message)
+    if not_head:
+        return UsageError(
+            f"Revision {not_head.group(1)} is not a head revision.",
+            hint="Pass --splice to `revision` or `migrate` to start a new branch from it; "
+            "`migratectl heads` lists the heads.",
+        )
+    if "revision_environment is not configured" in message:
+        return UsageError(
+            "revision --sql needs env.py to run when a revision is written.",
+            hint="Set revision_environment = true under [alembic] in the configuration, "
+            "or leave out --sql.",
+        )
+    if "not represented in current version locations" in message:
+        return UsageError(
+            f"{message}.",
+            hint="List the folder in version_locations under [alembic] in the configuration "
+            '(for example version_locations = "migrations/versions other/versions").',
+        )
+    if message == "Ambiguous walk":
+        return UsageError(
+            "A relative step (such as -1) cannot cross a merge point or branch point: "
+            "which branch to follow is ambiguous.",
+            hint="Name the revision to go to instead (`migratectl history -i` shows them).",
+        )
     return UsageError(message)
 
 
@@ -378,7 +427,8 @@ def _check_known(script: ScriptDirectory, heads: Sequence[str], settings: Settin
 def _pending(script: ScriptDirectory, current: Sequence[str]) -> list[Script]:
     """The revisions ``upgrade heads`` would apply, oldest first."""
     lower = tuple(current) if current else "base"
-    revs = list(script.iterate_revisions("heads", lower))
+    # implicit_base, as Alembic's upgrade: branches not below ``current`` are pending too.
+    revs = list(script.iterate_revisions("heads", lower, implicit_base=True))
     revs.reverse()
     return [r for r in revs if r is not None]
 

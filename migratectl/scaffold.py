@@ -14,6 +14,7 @@ from migratectl.settings import (
     ENV_DATABASE_URL_FALLBACK,
     ENV_MODELS,
     Settings,
+    resolve_sqlite_path,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -161,6 +162,9 @@ def _toml_string(value: str) -> str:
 
 def _write_config_file(path: Path, settings: Settings, *, multidb: bool) -> None:
     sources = settings.sources
+    # Flags are relative to the current folder, the file's values to the file's folder.
+    here = Path.cwd().resolve()
+    elsewhere = path.parent.resolve() != here
     lines = [
         "# migratectl configuration; migratectl.toml.example in the project lists every key.",
         "# Any string may use ${VAR} or ${VAR:-default} to read the environment.",
@@ -171,7 +175,10 @@ def _write_config_file(path: Path, settings: Settings, *, multidb: bool) -> None
         # Keep the secret in the environment, where it came from.
         lines.append(f'database_url = "${{{url_source}}}"')
     elif settings.database_url:
-        lines.append(f"database_url = {_toml_string(settings.database_url)}")
+        url = settings.database_url
+        if elsewhere:
+            url = resolve_sqlite_path(url, here)  # the SQLite file the flag meant
+        lines.append(f"database_url = {_toml_string(url)}")
     else:
         lines.append('# database_url = "sqlite:///app.db"')
     if sources.get("models") == ENV_MODELS:
@@ -180,6 +187,10 @@ def _write_config_file(path: Path, settings: Settings, *, multidb: bool) -> None
         lines.append(f"models = {_toml_string(settings.models)}")
     else:
         lines.append('# models = "myapp.models"   # module, or module:Base / module:metadata')
+    if settings.models and elsewhere:
+        # The models were named from the current folder: keep it importable.
+        sys_path = Path(os.path.relpath(here, path.parent)).as_posix()
+        lines.append(f"sys_path = [{_toml_string(sys_path)}]")
     directory = Path(os.path.relpath(settings.directory, path.parent))
     if directory != Path(DEFAULT_DIRECTORY):
         lines.append(f"directory = {_toml_string(directory.as_posix())}")
