@@ -241,7 +241,7 @@ def translate_errors(settings: Settings, *, user_revisions: Sequence[str] = ()) 
     except CommandError as exc:
         raise _command_error(str(exc), settings, user_revisions) from exc
     except SyntaxError as exc:
-        raise UsageError(
+        raise runtime.unloadable_file_error(exc) or UsageError(
             f"Cannot load {_display(exc.filename or '?')}: {exc.msg} (line {exc.lineno}).",
             hint="Fix the revision file.",
         ) from exc
@@ -260,6 +260,11 @@ def translate_errors(settings: Settings, *, user_revisions: Sequence[str] = ()) 
                 hint="Check that the folder exists and is writable.",
             ) from exc
         raise
+    except Exception as exc:  # e.g. a NameError at the top of a revision file
+        unloadable = runtime.unloadable_file_error(exc)
+        if unloadable is None:
+            raise
+        raise unloadable from exc
 
 
 def _is_connection_failure(exc: Any) -> bool:

@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack, ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from migratectl.errors import ConfigError, DatabaseError, MigrationFailed
+from migratectl.errors import ConfigError, DatabaseError, MigrationFailed, UsageError
 from migratectl.output import Output, mask_url
 from migratectl.settings import Settings, load_settings
 
@@ -431,7 +431,9 @@ def _failures_reported(context: Any, log: _StatementLog | None) -> Iterator[None
     except (ConfigError, DatabaseError, MigrationFailed, CommandError):
         raise  # already a clear message, or Alembic refusing (unknown revision, …)
     except Exception as exc:
-        raise _describe_failure(context, exc, log) from exc
+        # Alembic imports the revision files lazily, so one that cannot even be loaded
+        # fails in here too; no revision ran, so it is not a migration failure.
+        raise unloadable_file_error(exc) or _describe_failure(context, exc, log) from exc
 
 
 def _describe_failure(context: Any, exc: Exception, log: _StatementLog | None) -> MigrationFailed:
@@ -482,6 +484,32 @@ def _failing_revision(script: ScriptDirectory, exc: BaseException) -> tuple[str 
         if revision:
             found = (revision, f"{_relative(frame.filename)}, line {frame.lineno}")
     return found
+
+
+def unloadable_file_error(exc: BaseException) -> UsageError | None:
+    """A UsageError naming file and line when ``exc`` was raised while Alembic imported a
+    revision file (or env.py) rather than while one ran; otherwise None."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    loader = next(
+        (i for i, f in enumerate(frames) if f.name == "load_module_py" and "alembic" in f.filename),
+        None,
+    )
+    if loader is None:
+        return None
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where, error = f"{_relative(exc.filename)}, line {exc.lineno}", f"{exc.msg}"
+    else:
+        # The loaded file is the first frame below the loader that is not importlib's.
+        loaded = next(
+            (f for f in frames[loader + 1 :] if not f.filename.startswith("<")),
+            None,
+        )
+        where = f"{_relative(loaded.filename)}, line {loaded.lineno}" if loaded else "unknown"
+        error = traceback.format_exception_only(type(exc), exc)[-1].strip().splitlines()[0]
+    return UsageError(
+        f"Cannot load {where}: {error}.",
+        hint="Fix the file and run the command again (-v shows the traceback).",
+    )
 
 
 def _relative(path: str) -> str:
