@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import Script, ScriptDirectory
 
+    from migratectl.autogen.renames import ConfirmRename
+    from migratectl.lint import LintResult
+
 
 # --------------------------------------------------------------------------- results
 
@@ -536,16 +539,30 @@ def migrate(
     version_path: str | None = None,
     rev_id: str | None = None,
     depends_on: Sequence[str] | None = None,
+    renames: Sequence[str] = (),
+    confirm_rename: ConfirmRename | None = None,
     output: Output | None = None,
 ) -> list[Path]:
-    """``revision --autogenerate``; writes no file when the models and database agree."""
+    """``revision --autogenerate``; writes no file when the models and database agree.
 
-    def skip_empty(context: Any, revision: Any, directives: list[Any]) -> None:
+    A dropped and an added column (or table) that look like a rename are written as a rename
+    when ``renames`` holds it (``"TABLE.OLD=NEW"`` / ``"OLDTABLE=NEWTABLE"``) or
+    ``confirm_rename`` says yes; otherwise a warning names the candidate. After the file is
+    written, each operation in it that drops data is warned about.
+    """
+    from migratectl.autogen.destructive import data_loss_warnings
+    from migratectl.autogen.renames import RenameResolver
+
+    output = output or Output()
+    resolve_renames = RenameResolver(renames, confirm=confirm_rename, output=output)
+
+    def renames_then_skip_empty(context: Any, revision: Any, directives: list[Any]) -> None:
+        resolve_renames(context, revision, directives)
         scripts_ops = [ops for script in directives for ops in script.upgrade_ops_list]
         if scripts_ops and all(ops.is_empty() for ops in scripts_ops):
             directives[:] = []
 
-    return revision(
+    paths = revision(
         settings,
         message=message,
         autogenerate=True,
@@ -556,9 +573,13 @@ def migrate(
         version_path=version_path,
         rev_id=rev_id,
         depends_on=depends_on,
-        process_revision_directives=skip_empty,
+        process_revision_directives=renames_then_skip_empty,
         output=output,
     )
+    for path in paths:
+        for warning in data_loss_warnings(path):
+            output.warn(warning)
+    return paths
 
 
 def compare(settings: Settings, output: Output | None = None) -> list[Any]:
@@ -917,6 +938,16 @@ def branches(settings: Settings | None = None) -> list[RevisionInfo]:
         script = script_directory(config)
         found = [s for s in script.walk_revisions() if s.is_branch_point]
     return [revision_info(s) for s in found]
+
+
+def lint(settings: Settings | None = None, rev_range: str | None = None) -> LintResult:
+    """The operations in the ``upgrade()`` of the revisions in ``rev_range`` (Alembic's
+    ``start:end``, default all) that lose data or lock tables. Reads no database."""
+    from migratectl.lint import lint_revisions
+
+    settings = _settings(settings)
+    require_repository(settings)
+    return lint_revisions(settings, rev_range)
 
 
 def next_revisions(settings: Settings, rev: str) -> list[str]:
