@@ -296,7 +296,7 @@ def test_an_unparsable_revision_exits_2_naming_file_and_line(repo: Project) -> N
     result = repo.run("lint")
     assert result.exit_code == 2, result
     assert "migrations/versions/a1.py" in result.stderr
-    assert "(line 15)" in result.stderr
+    assert "line 15" in result.stderr
     assert "Traceback" not in result.output
 
 
