@@ -210,6 +210,17 @@ def test_a_rename_that_matches_nothing_exits_2_and_writes_nothing(sqlite_project
     assert len(sqlite_project.revision_files()) == 1
 
 
+def test_a_table_rename_must_name_the_new_table(sqlite_project: Project) -> None:
+    at_first_revision(sqlite_project)
+    users_model(sqlite_project, table="members")
+
+    result = sqlite_project.run("migrate", "-m", "typo", "--rename", "users=people")
+    assert result.exit_code == 2, result
+    assert "--rename users=people matches no dropped and added table" in result.stderr
+    assert "Rename candidates: --rename users=members." in result.stderr
+    assert len(sqlite_project.revision_files()) == 1
+
+
 @pytest.mark.parametrize("value", ["users", "users.name=", "=x", "users.name=a.b", ".x=y"])
 def test_a_malformed_rename_exits_2(sqlite_project: Project, value: str) -> None:
     at_first_revision(sqlite_project)

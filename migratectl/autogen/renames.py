@@ -130,12 +130,14 @@ class RenameRequest:
         return cls(text, table if dot else None, old, new)
 
     def matches(self, candidate: Candidate) -> bool:
+        if candidate.new != self.new:
+            return False
         if self.table is None:
             return candidate.kind == "table" and self._names_table(candidate, self.old)
         return (
             candidate.kind == "column"
             and self._names_table(candidate, self.table)
-            and (candidate.old, candidate.new) == (self.old, self.new)
+            and candidate.old == self.old
         )
 
     @staticmethod
