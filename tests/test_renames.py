@@ -218,6 +218,7 @@ def test_a_table_rename_must_name_the_new_table(sqlite_project: Project) -> None
     assert result.exit_code == 2, result
     assert "--rename users=people matches no dropped and added table" in result.stderr
     assert "Rename candidates: --rename users=members." in result.stderr
+    assert "Warning" not in result.stderr  # the error alone says what to pass
     assert len(sqlite_project.revision_files()) == 1
 
 

@@ -164,18 +164,20 @@ class RenameResolver:
 
     def __call__(self, context: MigrationContext, revision: Any, directives: list[Any]) -> None:
         unmatched = list(self.requests)
-        for pair in _each_database(context, directives):
+        databases = list(_each_database(context, directives))
+        for pair in databases:
             for request in list(unmatched):
                 if pair.apply_request(request):
                     unmatched.remove(request)
-            self._resolve_candidates(pair)
-        if unmatched:
+        if unmatched:  # before any question or warning: nothing will be written
             request = unmatched[0]
             raise UsageError(
                 f"--rename {request.text} matches no dropped and added "
                 f"{'table' if request.table is None else 'column'}.",
                 hint=_unmatched_hint(context, directives),
             )
+        for pair in databases:
+            self._resolve_candidates(pair)
 
     def _resolve_candidates(self, pair: _Ops) -> None:
         declined: set[Candidate] = set()
