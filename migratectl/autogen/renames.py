@@ -63,7 +63,7 @@ class Candidate:
     table: str  # the column's table; for a table rename, the old table
     old: str  # the old column; for a table rename, the old table
     new: str
-    type_text: str  # the column's type; for a table rename, its columns
+    detail: str  # the column's type; for a table rename, its columns
 
     @property
     def flag(self) -> str:
@@ -77,11 +77,11 @@ class Candidate:
         if self.kind == "column":
             return (
                 f"Was column {_qualified(self.schema, self.table)}.{self.old} renamed to "
-                f"{self.new} ({self.type_text})? Answering no drops {self.old} with its values"
+                f"{self.new} ({self.detail})? Answering no drops {self.old} with its values"
             )
         return (
             f"Was table {_qualified(self.schema, self.old)} renamed to {self.new} (same "
-            f"columns: {self.type_text})? Answering no drops {self.old} with its rows"
+            f"columns: {self.detail})? Answering no drops {self.old} with its rows"
         )
 
     @property
@@ -89,13 +89,13 @@ class Candidate:
         if self.kind == "column":
             what = (
                 f"column {_qualified(self.schema, self.table)}.{self.old} is dropped and "
-                f"{self.new} added with the same type ({self.type_text})"
+                f"{self.new} added with the same type ({self.detail})"
             )
             lost = "the column's values"
         else:
             what = (
                 f"table {_qualified(self.schema, self.old)} is dropped and {self.new} created "
-                f"with the same columns ({self.type_text})"
+                f"with the same columns ({self.detail})"
             )
             lost = "its rows"
         return (
@@ -129,20 +129,13 @@ class RenameRequest:
         table, dot, old = left.rpartition(".")
         return cls(text, table if dot else None, old, new)
 
-    def matches(self, candidate: Candidate) -> bool:
-        if candidate.new != self.new:
-            return False
-        if self.table is None:
-            return candidate.kind == "table" and self._names_table(candidate, self.old)
+    def names_table_rename(self, candidate: Candidate) -> bool:
         return (
-            candidate.kind == "column"
-            and self._names_table(candidate, self.table)
-            and candidate.old == self.old
+            self.table is None
+            and candidate.kind == "table"
+            and self.old in (candidate.old, _qualified(candidate.schema, candidate.old))
+            and self.new == candidate.new
         )
-
-    @staticmethod
-    def _names_table(candidate: Candidate, name: str) -> bool:
-        return name in (candidate.table, _qualified(candidate.schema, candidate.table))
 
 
 ConfirmRename = Callable[[Candidate], bool]
@@ -290,7 +283,7 @@ class _Ops:
     def apply_request(self, request: RenameRequest) -> bool:
         if request.table is None:
             for candidate in self._table_candidates():
-                if request.matches(candidate):
+                if request.names_table_rename(candidate):
                     self.apply(candidate)
                     return True
             return False
