@@ -1,0 +1,1 @@
+"""A tiny blog whose schema migratectl manages."""
