@@ -163,7 +163,9 @@ def build_config(
         config.set_main_option("file_template", _escape(settings.file_template))
     for key, value in settings.alembic.items():
         if isinstance(value, dict):
-            for option, option_value in value.items():
+            # [alembic.NAME] is an Alembic section; `fmt.type = "exec"` is a nested table in
+            # TOML, but Alembic's option name is the dotted "fmt.type".
+            for option, option_value in _dotted_options(value):
                 config.set_section_option(key, option, _escape(_ini_value(option_value)))
         else:
             config.set_main_option(key, _escape(_ini_value(value)))
@@ -173,14 +175,44 @@ def build_config(
         # For tools that read it from the Config (never printed: masked in all output).
         config.set_main_option("sqlalchemy.url", _escape(settings.database_url))
     for hook in settings.configure_hooks:
-        from migratectl.models import import_object
-
-        settings.activate_sys_path()
-        function = import_object(hook, what="configure_hook")
-        replaced = function(config)
-        if replaced is not None:
-            config = replaced
+        config = _run_configure_hook(hook, config, settings)
     return config
+
+
+def _run_configure_hook(hook: str, config: Config, settings: Settings) -> Config:
+    """Call one ``configure_hook``; it may change the Config or return a replacement."""
+    from alembic.config import Config
+
+    from migratectl.models import describe_exception, describe_type, import_callable
+
+    settings.activate_sys_path()
+    function = import_callable(hook, what="configure_hook")
+    try:
+        replaced = function(config)
+    except MigratectlError:
+        raise
+    except Exception as exc:
+        raise ConfigError(
+            f'configure_hook "{hook}" raised an error: {describe_exception(exc)}',
+            hint="Run with -v to see the traceback.",
+        ) from exc
+    if replaced is None:
+        return config
+    if not isinstance(replaced, Config):
+        raise ConfigError(
+            f'configure_hook "{hook}" returned {describe_type(replaced)}, not an Alembic Config.',
+            hint="Return nothing to keep the Config it was given (changed in place), "
+            "or return a replacement Config.",
+        )
+    return replaced
+
+
+def _dotted_options(table: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in table.items():
+        if isinstance(value, dict):
+            yield from _dotted_options(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def _escape(value: str) -> str:

@@ -24,18 +24,23 @@ def import_module(module_name: str, *, what: str) -> Any:
                 "(the configuration file's folder is on sys.path).",
             ) from None
         raise ConfigError(
-            f'Importing {what} "{module_name}" failed: {_last_line(exc)}',
+            f'Importing {what} "{module_name}" failed: {describe_exception(exc)}',
             hint=f'A module that "{module_name}" imports is missing; install it or fix the import.',
         ) from exc
     except Exception as exc:
         raise ConfigError(
-            f'Importing {what} "{module_name}" raised an error: {_last_line(exc)}',
+            f'Importing {what} "{module_name}" raised an error: {describe_exception(exc)}',
             hint="Run with -v to see the traceback.",
         ) from exc
 
 
-def _last_line(exc: BaseException) -> str:
-    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+def describe_exception(exc: BaseException) -> str:
+    """The last line of the exception as Python prints it (for SyntaxError: where it is)."""
+    line = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    if isinstance(exc, SyntaxError) and exc.filename:
+        # Its last line lacks the place; the lines before it are not shown.
+        line += f" ({exc.filename}, line {exc.lineno})"
+    return line
 
 
 def import_object(spec: str, *, what: str) -> Any:
@@ -58,6 +63,23 @@ def import_object(spec: str, *, what: str) -> Any:
     return obj
 
 
+def import_callable(spec: str, *, what: str) -> Any:
+    """``"module:function"`` -> the function; anything not callable is a ConfigError."""
+    obj = import_object(spec, what=what)
+    if not callable(obj):
+        raise ConfigError(
+            f'{what} "{spec}" is not callable (it is {describe_type(obj)}).',
+            hint="Name a function.",
+        )
+    return obj
+
+
+def describe_type(value: Any) -> str:
+    """``3`` -> "an int", ``MetaData()`` -> "a MetaData"."""
+    name = type(value).__name__
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
+
+
 def _as_metadata(obj: Any) -> MetaData | None:
     from sqlalchemy import MetaData
 
@@ -73,15 +95,31 @@ def _is_declarative_base(obj: Any) -> bool:
     """A class that other models derive from: ``DeclarativeBase`` subclasses and the like.
 
     Mapped model classes also carry ``metadata``; they are told apart from their base by
-    having a ``__table__`` (or ``__tablename__``) of their own.
+    being mapped (single-table subclasses have no ``__table__`` of their own, but a mapper).
     """
+    from sqlalchemy import inspect
+
     if not isinstance(obj, type):
         return False
     if "__table__" in vars(obj) or "__tablename__" in vars(obj):
         return False
     if getattr(obj, "__abstract__", False) and "metadata" not in vars(obj):
         return False
-    return _as_metadata(obj) is not None and hasattr(obj, "registry")
+    if _as_metadata(obj) is None or not hasattr(obj, "registry"):
+        return False
+    return inspect(obj, raiseerr=False) is None
+
+
+def _metadata_source(value: Any) -> MetaData | None:
+    """The MetaData a module-level object stands for: itself, a base's, a registry's."""
+    from sqlalchemy import MetaData
+    from sqlalchemy.orm import registry
+
+    if isinstance(value, MetaData):
+        return value
+    if isinstance(value, registry) or _is_declarative_base(value):
+        return _as_metadata(value)
+    return None
 
 
 def resolve_metadata(spec: str) -> MetaData | list[MetaData]:
@@ -113,17 +151,10 @@ def resolve_metadata(spec: str) -> MetaData | list[MetaData]:
         return metadata
 
     found: dict[int, tuple[MetaData, list[str]]] = {}
-    from sqlalchemy import MetaData
-
     for name, value in vars(module).items():
         if name.startswith("__"):
             continue
-        if isinstance(value, MetaData):
-            candidate: MetaData | None = value
-        elif _is_declarative_base(value):
-            candidate = _as_metadata(value)
-        else:
-            continue
+        candidate = _metadata_source(value)
         if candidate is not None:
             found.setdefault(id(candidate), (candidate, []))[1].append(name)
     if not found:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from migratectl.errors import ConfigError, DatabaseError, MigrationFailed, UsageError
 from migratectl.output import Output, mask_url
-from migratectl.settings import Settings, load_settings
+from migratectl.settings import CONFIGURE_CALLABLES, Settings, load_settings
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
@@ -33,19 +33,6 @@ AUTOGENERATE = "migratectl.autogenerate"  # True: load the models for a comparis
 WRITES = "migratectl.writes"  # False: the command only reads (no file, no version table)
 LOCK_TIMEOUT = "migratectl.lock_timeout"  # seconds, or None for no lock
 FAILURE = "migratectl.failure"  # filled by run_migrations when a revision fails
-
-# [configure] keys whose string value is an import path to a callable.
-CALLABLE_OPTIONS = frozenset(
-    {
-        "include_object",
-        "include_name",
-        "process_revision_directives",
-        "render_item",
-        "on_version_apply",
-        "compare_type",
-        "compare_server_default",
-    }
-)
 
 # Driver modules of the dialects' default drivers, and the extra that installs ours.
 _EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
@@ -274,7 +261,7 @@ def load_target_metadata(models: str | None, settings: Settings) -> Any:
 
 def configure_options(settings: Settings, overrides: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments for ``context.configure()``: defaults, ``[configure]``, env.py's."""
-    from migratectl.models import import_object
+    from migratectl.models import import_callable
 
     options: dict[str, Any] = {
         "compare_type": settings.compare_type,
@@ -282,8 +269,8 @@ def configure_options(settings: Settings, overrides: dict[str, Any]) -> dict[str
         "transaction_per_migration": True,
     }
     for key, value in settings.configure.items():
-        if key in CALLABLE_OPTIONS and isinstance(value, str):
-            value = import_object(value, what=f"[configure] {key}")
+        if key in CONFIGURE_CALLABLES and isinstance(value, str):
+            value = import_callable(value, what=f"[configure] {key}")
         options[key] = value
     options.update(overrides)
     return options

@@ -7,6 +7,7 @@ Nothing here imports SQLAlchemy or Alembic, so loading settings stays cheap.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import sys
@@ -40,6 +41,8 @@ _NUMBER = "a number"
 _STRINGS = "a list of strings"
 _STRING_OR_STRINGS = "a string or a list of strings"
 _TABLE = "a table"
+_IMPORT_PATH = 'an import path "module:function"'
+_BOOL_OR_IMPORT_PATH = 'true, false, or an import path "module:function"'
 
 TOP_LEVEL_KEYS: dict[str, str] = {
     "database_url": _STRING,
@@ -57,9 +60,68 @@ TOP_LEVEL_KEYS: dict[str, str] = {
 }
 BIND_KEYS: dict[str, str] = {"database_url": _STRING, "models": _STRING}
 
+# [configure] keys whose string value is an import path to a callable.
+CONFIGURE_CALLABLES = frozenset(
+    {
+        "include_object",
+        "include_name",
+        "process_revision_directives",
+        "render_item",
+        "on_version_apply",
+        "compare_type",
+        "compare_server_default",
+    }
+)
+# The types of the EnvironmentContext.configure() arguments Alembic would trip over late.
+CONFIGURE_TYPES: dict[str, str] = {
+    "version_table": _STRING,
+    "version_table_schema": _STRING,
+    "upgrade_token": _STRING,
+    "downgrade_token": _STRING,
+    "alembic_module_prefix": _STRING,
+    "sqlalchemy_module_prefix": _STRING,
+    "user_module_prefix": _STRING,
+    "transaction_per_migration": _BOOL,
+    "transactional_ddl": _BOOL,
+    "include_schemas": _BOOL,
+    "render_as_batch": _BOOL,
+    "version_table_pk": _BOOL,
+    "template_args": _TABLE,
+    **{key: _IMPORT_PATH for key in CONFIGURE_CALLABLES},
+    "compare_type": _BOOL_OR_IMPORT_PATH,
+    "compare_server_default": _BOOL_OR_IMPORT_PATH,
+}
+# configure() arguments migratectl passes itself, and where the user sets them instead.
+CONFIGURE_RESERVED: dict[str, str] = {
+    "connection": "database_url",
+    "url": "database_url",
+    "dialect_name": "database_url",
+    "target_metadata": "models",
+    "as_sql": "the --sql option",
+    "literal_binds": "the --sql option",
+    "dialect_opts": "the --sql option",
+    "output_buffer": "the --sql option",
+    "starting_rev": "the revision arguments of the command",
+    "destination_rev": "the revision arguments of the command",
+    "tag": "the --tag option",
+    "fn": "the command",
+}
+
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # sqlite[+driver]:///relative/path[?query] — four slashes (or none after :///) are absolute.
 _SQLITE_RELATIVE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?!/)(?!:memory:)([^?]+)(\?.*)?$")
+# What Alembic fills a file_template with (alembic.script.base.ScriptDirectory._rev_path).
+_FILE_TEMPLATE_TOKENS = {
+    "rev": "ae1027a6acf",
+    "slug": "add_users",
+    "epoch": 1700000000,
+    "year": 2024,
+    "month": 1,
+    "day": 2,
+    "hour": 3,
+    "minute": 4,
+    "second": 5,
+}
 
 
 @dataclass
@@ -148,6 +210,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path} is not valid TOML: {exc}.", hint="Fix the syntax at the line named."
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start} cannot be decoded).",
+            hint="TOML files must be UTF-8; save it in that encoding.",
+        ) from None
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
 
@@ -178,6 +245,8 @@ def _check_type(key: str, value: Any, expected: str, where: str) -> None:
         _STRING_OR_STRINGS: isinstance(value, str)
         or (isinstance(value, list) and all(isinstance(v, str) for v in value)),
         _TABLE: isinstance(value, dict),
+        _IMPORT_PATH: isinstance(value, str),
+        _BOOL_OR_IMPORT_PATH: isinstance(value, (bool, str)),
     }[expected]
     if not ok:
         raise ConfigError(
@@ -210,6 +279,14 @@ def validate(table: Mapping[str, Any], where: str) -> None:
                 hint="Known keys: " + ", ".join(known) + ".",
             )
         _check_type(key, value, TOP_LEVEL_KEYS[key], where)
+    for key, value in table.get("configure", {}).items():
+        if key in CONFIGURE_RESERVED:
+            raise ConfigError(
+                f"configure.{key} in {where} is passed by migratectl itself.",
+                hint=f"Use {CONFIGURE_RESERVED[key]} instead.",
+            )
+        if key in CONFIGURE_TYPES:
+            _check_type(f"configure.{key}", value, CONFIGURE_TYPES[key], where)
     for name, bind in table.get("binds", {}).items():
         if not isinstance(bind, dict):
             raise ConfigError(f"binds.{name} in {where} must be a table.")
@@ -228,10 +305,11 @@ def interpolate(value: Any, key: str, environ: Mapping[str, str]) -> Any:
 
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
+            # As in a shell: ${VAR:-default} also applies the default when VAR is empty.
+            if default is not None and not environ.get(name):
+                return default
             if name in environ:
                 return environ[name]
-            if default is not None:
-                return default
             raise ConfigError(
                 f"{key} uses the environment variable {name}, which is not set.",
                 hint=f"Set {name}, or give a default: ${{{name}:-value}}.",
@@ -243,6 +321,61 @@ def interpolate(value: Any, key: str, environ: Mapping[str, str]) -> Any:
     if isinstance(value, dict):
         return {k: interpolate(v, f"{key}.{k}", environ) for k, v in value.items()}
     return value
+
+
+def check_file_template(template: str, where: str) -> None:
+    """Reject a template Alembic could not fill in, before any revision is written."""
+    try:
+        template % _FILE_TEMPLATE_TOKENS
+    except KeyError as exc:
+        raise ConfigError(
+            f"file_template in {where} uses %({exc.args[0]})s, which Alembic does not provide.",
+            hint="Use only " + ", ".join(f"%({name})s" for name in _FILE_TEMPLATE_TOKENS) + ".",
+        ) from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"file_template in {where} is not a valid template ({exc}).",
+            hint='For example "%(year)d%(month).2d%(day).2d_%(rev)s_%(slug)s"; '
+            "a literal % is written %%.",
+        ) from None
+
+
+# [alembic] options that migratectl's own keys set, and the values Alembic parses itself.
+_ALEMBIC_OWN_OPTIONS = {"script_location": "directory", "sqlalchemy": "database_url"}
+_ALEMBIC_SEPARATORS = ("space", "newline", "os", ":", ";")
+
+
+def check_alembic_options(options: Mapping[str, Any], where: str) -> None:
+    """Reject [alembic] values Alembic would only trip over later, deep in a command."""
+    for key, value in options.items():
+        own = _ALEMBIC_OWN_OPTIONS.get(key.split(".")[0])
+        if own:
+            raise ConfigError(
+                f"alembic.{key} in {where} is set by migratectl from its {own} key.",
+                hint=f"Set {own} (top level) instead of alembic.{key}.",
+            )
+        if key == "DEFAULT" and isinstance(value, dict):
+            raise ConfigError(
+                f"[alembic.DEFAULT] in {where}: DEFAULT cannot be an Alembic section name.",
+                hint="Put the options in [alembic] or another section.",
+            )
+        if key == "truncate_slug_length" and not (
+            (isinstance(value, int) and not isinstance(value, bool))
+            or (isinstance(value, str) and value.strip().isdigit())
+        ):
+            raise ConfigError(
+                f"alembic.truncate_slug_length in {where} must be a whole number, "
+                f"not {_describe(value)}.",
+                hint="For example truncate_slug_length = 40.",
+            )
+        if key in ("path_separator", "version_path_separator") and (
+            value not in _ALEMBIC_SEPARATORS
+        ):
+            raise ConfigError(
+                f"alembic.{key} in {where} must be one of "
+                + ", ".join(f'"{s}"' for s in _ALEMBIC_SEPARATORS)
+                + f", not {_describe(value)}.",
+            )
 
 
 def resolve_sqlite_path(url: str, base: Path) -> str:
@@ -274,6 +407,11 @@ def load_settings(
     explicit = config if config is not None else env.get(ENV_CONFIG) or None
     if explicit is not None:
         config_path = (here / Path(explicit)).resolve()
+        if config_path.is_dir():
+            raise ConfigError(
+                f"The configuration file {config_path} is a folder.",
+                hint="Point --config / MIGRATECTL_CONFIG at a TOML file.",
+            )
         if not config_path.is_file() and config_must_exist:
             raise ConfigError(
                 f"The configuration file {config_path} does not exist.",
@@ -286,9 +424,12 @@ def load_settings(
     if config_path is not None and config_path.is_file():
         table = read_config_file(config_path)
         validate(table, str(config_path))
-        table = {k: interpolate(v, k, env) for k, v in table.items()}
     base = config_path.parent if config_path is not None else here
     where = str(config_path) if config_path is not None else "defaults"
+
+    def from_file(key: str, default: Any = None) -> Any:
+        # Interpolated only when used: a value a flag or variable overrides needs no ${VAR}.
+        return interpolate(table[key], key, env) if key in table else default
 
     settings = Settings(config_file=config_path)
     sources = settings.sources
@@ -302,7 +443,7 @@ def load_settings(
         settings.database_url = env[ENV_DATABASE_URL_FALLBACK]
         sources["database_url"] = ENV_DATABASE_URL_FALLBACK
     elif "database_url" in table:
-        settings.database_url = resolve_sqlite_path(table["database_url"], base)
+        settings.database_url = resolve_sqlite_path(from_file("database_url"), base)
         sources["database_url"] = where
 
     if models:
@@ -310,31 +451,38 @@ def load_settings(
     elif env.get(ENV_MODELS):
         settings.models, sources["models"] = env[ENV_MODELS], ENV_MODELS
     elif "models" in table:
-        settings.models, sources["models"] = table["models"], where
+        settings.models, sources["models"] = from_file("models"), where
 
     if directory is not None:
         settings.directory = (here / Path(directory)).resolve()
     elif env.get(ENV_DIRECTORY):
         settings.directory = (here / env[ENV_DIRECTORY]).resolve()
     else:
-        settings.directory = (base / table.get("directory", DEFAULT_DIRECTORY)).resolve()
+        settings.directory = (base / from_file("directory", DEFAULT_DIRECTORY)).resolve()
 
     settings.compare_type = table.get("compare_type", True)
     settings.render_as_batch = table.get("render_as_batch", True)
-    settings.sys_path = [(base / p).resolve() for p in table.get("sys_path", ["."])]
-    settings.file_template = table.get("file_template")
-    hooks = table.get("configure_hook", [])
+    settings.sys_path = [(base / p).resolve() for p in from_file("sys_path", ["."])]
+    settings.file_template = from_file("file_template")
+    settings.alembic = dict(from_file("alembic", {}))
+    check_alembic_options(settings.alembic, where)
+    for template in (settings.file_template, settings.alembic.get("file_template")):
+        if isinstance(template, str):
+            check_file_template(template, where)
+    hooks = from_file("configure_hook", [])
     settings.configure_hooks = [hooks] if isinstance(hooks, str) else list(hooks)
     settings.lock_timeout = float(
         lock_timeout
         if lock_timeout is not None
         else table.get("lock_timeout", DEFAULT_LOCK_TIMEOUT)
     )
-    if settings.lock_timeout < 0:
-        raise ConfigError("lock_timeout must not be negative.")
-    settings.configure = dict(table.get("configure", {}))
-    settings.alembic = dict(table.get("alembic", {}))
-    for name, bind in table.get("binds", {}).items():
+    if math.isnan(settings.lock_timeout) or settings.lock_timeout < 0:
+        raise ConfigError(
+            f"lock_timeout must be a number of seconds, 0 or more (not {settings.lock_timeout:g}).",
+            hint=f"Fix lock_timeout in {where}, or pass --lock-timeout.",
+        )
+    settings.configure = dict(from_file("configure", {}))
+    for name, bind in from_file("binds", {}).items():
         url = bind.get("database_url")
         settings.binds[name] = BindSettings(
             name=name,
