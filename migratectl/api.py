@@ -39,8 +39,10 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import Script, ScriptDirectory
 
+    from migratectl.adopt import AdoptResult
     from migratectl.autogen.renames import ConfirmRename
     from migratectl.lint import LintResult
+    from migratectl.verify import VerifyResult
 
 
 # --------------------------------------------------------------------------- results
@@ -314,7 +316,9 @@ def _command_error(
     unknown = _UNKNOWN_REVISION.search(message)
     if unknown:
         rev = unknown.group(1)
-        typed = {part for r in user_revisions for part in re.split(r"[:@+\-]", r or "") if part}
+        typed = {r for r in user_revisions if r} | {
+            part for r in user_revisions for part in re.split(r"[:@+\-]", r or "") if part
+        }
         if rev in typed or not rev:
             return UsageError(
                 f"Unknown revision {rev!r}: no script in {_display(settings.directory)} has it.",
@@ -324,7 +328,8 @@ def _command_error(
             f"The database is at revision {rev!r}, which no script in "
             f"{_display(settings.directory)} has.",
             hint="Pull the latest migration scripts (the database was migrated by a newer "
-            "version of the project), or stamp it if that revision was deleted on purpose.",
+            "version of the project); if that revision was deleted on purpose, record where "
+            "the schema really is with `migratectl stamp --purge REVISION`.",
         )
     if "Multiple head revisions are present" in message or "Multiple heads are present" in message:
         return UsageError(
@@ -433,8 +438,11 @@ def database_urls(settings: Settings) -> dict[str, str]:
     return {"": settings.require_database_url()}
 
 
-def read_all_heads(settings: Settings) -> dict[str, list[str]]:
-    """Each database's stamped revisions (read-only: creates nothing, not even a file)."""
+def read_all_heads(settings: Settings, connection: Any = None) -> dict[str, list[str]]:
+    """Each database's stamped revisions (read-only: creates nothing, not even a file).
+
+    ``connection``: the (only) database's, already open.
+    """
     from alembic.runtime.migration import MigrationContext
 
     opts = _version_table_options(settings)
@@ -445,6 +453,8 @@ def read_all_heads(settings: Settings) -> dict[str, list[str]]:
             for name, conn in connections.items()
         }
 
+    if connection is not None:
+        return read({"": connection})
     return runtime.run_with_connections(database_urls(settings), read, readonly=True)
 
 
@@ -614,8 +624,11 @@ def migrate(
     return paths
 
 
-def compare(settings: Settings, output: Output | None = None) -> list[Any]:
-    """Autogenerate's operations for the models against the database, writing nothing."""
+def compare(settings: Settings, output: Output | None = None, connection: Any = None) -> list[Any]:
+    """Autogenerate's operations for the models against the database, writing nothing.
+
+    ``connection``: the (only) database's, already open; otherwise env.py connects.
+    """
     from alembic import command
 
     captured: list[Any] = []
@@ -626,6 +639,8 @@ def compare(settings: Settings, output: Output | None = None) -> list[Any]:
         directives[:] = []
 
     config = build_config(settings, output, autogenerate=True)
+    if connection is not None:
+        config.attributes["connection"] = connection
     with translate_errors(settings), alembic_logging(output or Output()):
         command.revision(
             config,
@@ -641,6 +656,12 @@ def describe_operations(upgrade_ops: Any) -> list[str]:
     for diff in upgrade_ops.as_diffs():
         lines.append(_describe_diff(diff))
     return lines
+
+
+def schema_differences(settings: Settings, output: Output | None = None) -> list[str]:
+    """What autogenerate would change for the models against the database, one line each
+    (read-only, like ``compare``)."""
+    return [line for ops in compare(settings, output) for line in describe_operations(ops)]
 
 
 def _describe_diff(diff: Any) -> str:
@@ -675,7 +696,19 @@ def _qualified(schema: str | None, name: str) -> str:
 def check(settings: Settings | None = None, *, output: Output | None = None) -> CheckResult:
     """Do the models and the database agree, and is the database at head?"""
     settings = _settings(settings)
-    state = current(settings, output=output)
+    if is_multidb(settings):
+        return _check(settings, output, None)
+    require_repository(settings)
+    # One connection for both questions (behind a slow network each costs round trips).
+    return runtime.run_with_connection(
+        settings.require_database_url(),
+        lambda connection: _check(settings, output, connection),
+        readonly=True,
+    )
+
+
+def _check(settings: Settings, output: Output | None, connection: Any) -> CheckResult:
+    state = current(settings, output=output, connection=connection)
     config = build_config(settings, output)
     with translate_errors(settings):
         script = script_directory(config)
@@ -689,7 +722,7 @@ def check(settings: Settings | None = None, *, output: Output | None = None) -> 
         return CheckResult(state.database, [], pending, pending_by_database=behind)
     multidb = bool(state.binds)
     operations: list[str] = []
-    for ops in compare(settings, output):
+    for ops in compare(settings, output, connection):
         name = (getattr(ops, "upgrade_token", "") or "").removesuffix("_upgrades")
         prefix = f"[{name or 'default'}] " if multidb else ""
         operations.extend(prefix + line for line in describe_operations(ops))
@@ -767,6 +800,7 @@ def _run_versioning(
     require_repository(settings)
     lock = None if (sql or no_lock) else settings.lock_timeout
     config = build_config(settings, output, writes=not sql, lock_timeout=lock)
+    config.attributes[runtime.TARGETS] = list(user_revisions)
     if settings.database_url:
         output.add_secret(runtime.parse_url(settings.database_url).password)
     with translate_errors(settings, user_revisions=user_revisions), alembic_logging(output):
@@ -848,8 +882,11 @@ def stamp(
     )
 
 
-def current(settings: Settings | None = None, *, output: Output | None = None) -> CurrentState:
-    """The database's revision(s) and the repository's heads."""
+def current(
+    settings: Settings | None = None, *, output: Output | None = None, connection: Any = None
+) -> CurrentState:
+    """The database's revision(s) and the repository's heads (``connection``: the database's,
+    already open)."""
     settings = _settings(settings)
     require_repository(settings)
     url = settings.require_database_url()
@@ -858,7 +895,7 @@ def current(settings: Settings | None = None, *, output: Output | None = None) -
         script = script_directory(config)
         heads = list(script.get_heads())
         urls = database_urls(settings)
-        all_heads = read_all_heads(settings)
+        all_heads = read_all_heads(settings, connection)
         for db_heads in all_heads.values():
             _check_known(script, db_heads, settings)
     binds = {name: (mask_url(urls[name]), revs) for name, revs in all_heads.items() if name}
@@ -892,10 +929,41 @@ def status(
         buffer = io.StringIO()
         config.output_buffer = buffer
         start = ",".join(state.current) if state.current else "base"
-        with translate_errors(settings), alembic_logging(output or Output()):
+        # Nothing runs, so no "Upgrade a -> b" progress lines (they would say otherwise).
+        silent = Output(quiet=True, verbose=bool(output and output.verbose))
+        with translate_errors(settings), alembic_logging(silent):
             command.upgrade(config, f"{start}:heads", sql=True)
         result.sql = buffer.getvalue()
     return result
+
+
+def adopt(
+    settings: Settings | None = None,
+    *,
+    message: str = "initial",
+    scratch_url: str | None = None,
+    output: Output | None = None,
+) -> AdoptResult:
+    """Bring an existing, populated database under migrations: write the initial revision and
+    stamp the database, only when it matches the models (otherwise list the differences)."""
+    from migratectl.adopt import adopt as adopt_database
+
+    return adopt_database(
+        _settings(settings), message=message, scratch_url=scratch_url, output=output
+    )
+
+
+def verify(
+    settings: Settings | None = None,
+    *,
+    scratch_url: str | None = None,
+    output: Output | None = None,
+) -> VerifyResult:
+    """Prove the history on a scratch database: single_head, upgrade, models_match, stairway,
+    downgrade_to_base."""
+    from migratectl.verify import verify as verify_history
+
+    return verify_history(_settings(settings), scratch_url=scratch_url, output=output)
 
 
 def history(
@@ -912,6 +980,8 @@ def history(
     current_heads: list[str] = []
     if indicate_current or (rev_range and "current" in rev_range):
         current_heads = read_database_heads(settings)
+        with translate_errors(settings):
+            _check_known(script_directory(config), current_heads, settings)
     if rev_range:
         if ":" not in rev_range:
             raise UsageError(

@@ -39,12 +39,59 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 GLOBAL_PANEL = "Global options (also accepted before the command)"
 
+
+class _DeferredCoercion:
+    """Stands in for typer's coercion of one parameter until a value needs it.
+
+    typer builds a pydantic TypeAdapter for every parameter of the command line, given or not,
+    and importing pydantic is a fifth of a command's start-up. An option left out (None), a
+    string for a ``str`` parameter and strings for a ``list[str]`` one come out of typer's
+    coercion unchanged (a list); only other values are handed to typer's own, built then.
+    """
+
+    def __init__(self, param: Any) -> None:
+        descriptor = param.type_descriptor
+        plain = descriptor.parameter_info.parser is None and not descriptor.is_path
+        self.str_value = plain and descriptor.annotation is str
+        self.str_list = plain and descriptor.annotation == list[str]
+
+    @staticmethod
+    def install(params: list[Any]) -> list[Any]:
+        for param in params:
+            if getattr(param, "_runtime_param", False) is None and hasattr(
+                param, "type_descriptor"
+            ):
+                param._runtime_param = _DeferredCoercion(param)
+        return params
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        multiple = param.multiple or param.nargs == -1
+        if value is None:
+            return () if multiple else None
+        if self.str_value and not multiple and isinstance(value, str):
+            return value
+        strings = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        if self.str_list and strings:
+            return list(value)
+        param._runtime_param = None
+        return param.get_runtime_param().coerce(value, param=param, ctx=ctx)
+
+
+class _Group(typer.core.TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _DeferredCoercion.install(super().get_params(ctx))
+
+
 app = typer.Typer(
+    cls=_Group,
     name="migratectl",
     help="Alembic migrations for any SQLAlchemy project, with zero set-up.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich help imports rich's markdown and syntax highlighting
+    # (pygments), which would double what `migratectl --help` costs. Panels: format_options.
+    rich_markup_mode=None,
 )
 
 
@@ -175,24 +222,22 @@ class Invocation:
             lock_timeout=lock_timeout,
             config_must_exist=config_must_exist,
         )
-        if settings.database_url:
-            from migratectl.output import mask_url
-
-            masked = mask_url(settings.database_url)
-            if masked != settings.database_url:
-                password = _password_of(settings.database_url)
+        urls = [settings.database_url, *(bind.database_url for bind in settings.binds.values())]
+        for url in urls:
+            for password in _passwords_of(url):
                 self.output.add_secret(password)
         return settings
 
 
-def _password_of(url: str) -> str | None:
+def _passwords_of(url: str | None) -> list[str]:
+    """The URL's password as written (percent-encoded) and decoded: neither may be printed."""
     from urllib.parse import unquote, urlsplit
 
     try:
-        password = urlsplit(url).password
+        password = urlsplit(url).password if url else None
     except ValueError:
-        return None
-    return unquote(password) if password else None
+        return []
+    return list({password, unquote(password)}) if password else []
 
 
 _RELATIVE_REVISION = re.compile(r"^-\d+$")
@@ -204,6 +249,9 @@ class RelativeRevisionCommand(typer.core.TyperCommand):
     click would take ``-1`` for an unknown option; such tokens are moved behind ``--``, unless
     they are the value of the option before them.
     """
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _DeferredCoercion.install(super().get_params(ctx))
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         takes_value = {
@@ -224,6 +272,21 @@ class RelativeRevisionCommand(typer.core.TyperCommand):
         if relative:
             args = [*kept, "--", *relative, *args[end + 1 :]]
         return super().parse_args(ctx, args)
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        """Arguments, the command's own options, then the global ones in their own section."""
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                title = "Arguments" if param.param_type_name == "argument" else "Options"
+                sections.setdefault(getattr(param, "rich_help_panel", None) or title, []).append(
+                    record
+                )
+        for title in ("Arguments", "Options", *sections):
+            if title in sections:
+                with formatter.section(title):
+                    formatter.write_dl(sections.pop(title))
 
 
 def _command(name: str | None = None, *, own_verbose: bool = False) -> Callable[[F], F]:
@@ -292,7 +355,11 @@ def _render_error(inv: Invocation, exc: MigratectlError) -> None:
     if inv.options.verbose and exc.__cause__ is not None:
         text = "".join(traceback.format_exception(exc.__cause__))
         inv.output.err.print(inv.output._clean(text), markup=False)
-    inv.output.error(str(exc))
+    message = str(exc)
+    if exc.hint and not exc.message.rstrip().endswith((".", "?", "!", ":")):
+        # A driver's message has no full stop; the hint must not run on from it.
+        message = f"{exc.message.rstrip()}. {exc.hint}"
+    inv.output.error(message)
 
 
 def _version(value: bool) -> None:
@@ -491,15 +558,15 @@ def init(
         )
     else:
         next_steps = (
-            '`migratectl migrate -m "Initial migration."`, review the script it writes in '
-            f"{_rel(settings.directory / 'versions')}, then `migratectl upgrade`."
+            'run `migratectl migrate -m "Initial migration."`, review the script it writes in '
+            f"{_rel(settings.directory / 'versions')}, and run `migratectl upgrade`."
         )
         missing = [key for key in ("database_url", "models") if not getattr(settings, key)]
         if missing:
             config = _rel(settings.config_file) if settings.config_file else CONFIG_FILENAME
-            inv.output.info(f"Set {' and '.join(missing)} in {config}, then run {next_steps}")
+            inv.output.info(f"Set {' and '.join(missing)} in {config}; then {next_steps}")
         else:
-            inv.output.info(f"Next: run {next_steps}")
+            inv.output.info(f"Next: {next_steps}")
 
 
 def _rel(path: Path) -> str:
@@ -980,6 +1047,80 @@ def status(inv: Invocation, sql: SqlOption = False, json_output: JsonOption = Fa
         )
     if sql and result.sql:
         inv.output.raw(result.sql)
+
+
+ScratchUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scratch-url",
+        help="An empty database to work in, instead of a temporary one created on the "
+        "configured database's server (never the configured database itself).",
+    ),
+]
+
+
+@_command()
+def adopt(
+    inv: Invocation,
+    message: Annotated[
+        str, typer.Option("--message", "-m", help="Message of the initial revision.")
+    ] = "initial",
+    scratch_url: ScratchUrlOption = None,
+) -> None:
+    """Bring an existing, populated database under migrations in one step.
+
+    Writes the initial revision (autogenerated against an empty scratch database) and stamps
+    the database at it, only when the database matches the models. When they differ, lists
+    the differences and writes nothing: no revision file, no version table. Rows are never
+    touched.
+    """
+    from migratectl import api
+
+    result = api.adopt(inv.settings(), message=message, scratch_url=scratch_url, output=inv.output)
+    if not result.adopted:
+        inv.output.result("The database does not match the models:")
+        for difference in result.differences:
+            inv.output.result(f"  {difference}")
+        inv.output.info(
+            "Nothing was written: no revision file, no version table. Make the models describe "
+            "the database as it is (or exclude tables with [configure] include_object), then "
+            "run adopt again."
+        )
+        if result.empty:
+            inv.output.info(
+                "The database has none of the models' tables: a new database needs no adopt; "
+                'run `migratectl migrate -m "initial"` and `migratectl upgrade`.'
+            )
+        raise typer.Exit(EXIT_CHECK_FAILED)
+    if result.path is not None:
+        inv.output.result(f"Generated {_rel(result.path)}")
+    inv.output.result(
+        f"Stamped {result.database} at {result.revision}: the database is under migrations, "
+        "its rows untouched."
+    )
+
+
+@_command()
+def verify(
+    inv: Invocation, scratch_url: ScratchUrlOption = None, json_output: JsonOption = False
+) -> None:
+    """Prove the migration history on a scratch database (never the configured one).
+
+    Checks single_head, upgrade (base to head, one revision at a time), models_match,
+    stairway (each revision downgraded and upgraded again) and downgrade_to_base (nothing
+    but the version table left). Exits 1 when any check fails.
+    """
+    from migratectl import api
+
+    result = api.verify(inv.settings(), scratch_url=scratch_url, output=inv.output)
+    if json_output:
+        inv.output.json(result.as_json())
+    else:
+        for check in result.checks:
+            word = "skip" if check.skipped else "ok" if check.ok else "FAIL"
+            inv.output.result(f"{word} {check.name}: {check.detail}")
+    if not result.ok:
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 @_command()

@@ -45,6 +45,12 @@ class MigrationFailed(MigratectlError):
     exit_code = EXIT_MIGRATION_FAILED
 
 
+class Interrupted(MigratectlError):
+    """Ctrl-C while a revision ran; the message says what was rolled back and what stayed."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
 class LockTimeout(MigratectlError):
     """The migration lock was not acquired in time."""
 

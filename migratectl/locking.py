@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from migratectl.errors import LockTimeout
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import URL, Connection
 
 _POLL_START = 0.05
 _POLL_MAX = 0.5
@@ -100,11 +100,11 @@ def migration_lock(
         finally:
             _release(connection, "SELECT RELEASE_LOCK(:n)", {"n": name})
     elif dialect == "sqlite":
-        database = connection.engine.url.database
-        if not database or database == ":memory:" or database.startswith("file::memory:"):
+        database = sqlite_file(connection.engine.url)
+        if database is None:
             yield  # a private in-memory database cannot be shared
             return
-        with _file_lock(Path(database), timeout=timeout, notify=notify):
+        with _file_lock(database, timeout=timeout, notify=notify):
             yield
     else:
         yield
@@ -123,12 +123,48 @@ def _release(connection: Connection, sql: str, params: dict[str, object]) -> Non
         pass
 
 
+def sqlite_file(url: URL) -> Path | None:
+    """The file behind a SQLite URL, or None for an in-memory database.
+
+    Handles SQLite URI filenames (``sqlite:///file:app.db?mode=ro&uri=true``), whose
+    ``database`` part is a ``file:`` URI rather than a path.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    database = url.database or ""
+    uri = str(url.query.get("uri", "")).lower() in ("true", "1", "yes", "on")
+    if uri and database.startswith("file:"):
+        database = unquote(urlsplit(database).path)
+    if not database or database == ":memory:" or url.query.get("mode") == "memory":
+        return None
+    return Path(database)
+
+
+def lock_file_of(database: Path) -> Path:
+    """The file whose ``flock`` is the migration lock of a SQLite database."""
+    return database.with_name(database.name + ".migratectl-lock")
+
+
+def _open_lock_file(database: Path) -> BinaryIO:
+    """The lock file, created if need be; the database file itself when its folder is
+    read-only (``flock`` needs no write access, and SQLite's own locks are ``fcntl`` ones)."""
+    lock_file = lock_file_of(database)
+    try:
+        return open(lock_file, "a+b")
+    except OSError:
+        if lock_file.is_file():  # another user's: reading is enough to flock it
+            return open(lock_file, "rb")
+        if database.is_file():
+            return open(database, "rb")
+        raise
+
+
 @contextmanager
 def _file_lock(database: Path, *, timeout: float, notify: Callable[[str], None]) -> Iterator[None]:
     import fcntl
 
-    lock_path = database.with_name(database.name + ".migratectl-lock")
-    with open(lock_path, "a+b") as handle:
+    with _open_lock_file(database) as handle:
+        lock_path = Path(handle.name)
 
         def try_flock() -> bool:
             try:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # scheme://user:password@host -> scheme://user:***@host, without importing SQLAlchemy.
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?=@)")
@@ -23,19 +27,69 @@ def mask_secrets(text: str, *secrets: str | None) -> str:
     text = mask_url(text)
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
+            text = _secret_pattern(secret).sub("***", text)
     return text
 
 
+def _secret_pattern(secret: str) -> re.Pattern[str]:
+    """``secret`` where it stands alone: a password "p" must not turn every p into ***."""
+    left = r"(?<![A-Za-z0-9])" if secret[0].isalnum() else ""
+    right = r"(?![A-Za-z0-9])" if secret[-1].isalnum() else ""
+    return re.compile(left + re.escape(secret) + right)
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """Whether rich would treat ``stream`` as a terminal (its TTY_COMPATIBLE / FORCE_COLOR
+    rules); when not, text is written as it is, without importing rich."""
+    tty_compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if tty_compatible in ("0", "1"):
+        return tty_compatible == "1"
+    force_color = os.environ.get("FORCE_COLOR")
+    if force_color is not None:
+        return force_color != ""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 class Output:
-    """Where a command writes. One per invocation; no module-level state."""
+    """Where a command writes. One per invocation; no module-level state.
+
+    rich renders only what goes to a terminal, and is imported the first time it does.
+    """
 
     def __init__(self, *, quiet: bool = False, verbose: bool = False) -> None:
         self.quiet = quiet
         self.verbose = verbose
-        self.out = Console(highlight=False, soft_wrap=True)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.secrets: list[str] = []
+        self._out: Console | None = None
+        self._err: Console | None = None
+
+    @property
+    def out(self) -> Console:
+        if self._out is None:
+            from rich.console import Console
+
+            self._out = Console(highlight=False, soft_wrap=True)
+        return self._out
+
+    @property
+    def err(self) -> Console:
+        if self._err is None:
+            from rich.console import Console
+
+            self._err = Console(stderr=True, highlight=False, soft_wrap=True)
+        return self._err
+
+    def _print(self, stderr: bool, text: str, style: str | None = None) -> None:
+        stream = sys.stderr if stderr else sys.stdout
+        if is_terminal(stream):
+            console = self.err if stderr else self.out
+            console.print(self._clean(text), style=style, markup=False)
+        else:
+            stream.write(self._clean(text) + "\n")
+            stream.flush()
 
     def add_secret(self, secret: str | None) -> None:
         if secret:
@@ -46,7 +100,7 @@ class Output:
 
     def result(self, text: str = "") -> None:
         """A result line on stdout (printed as plain text: no markup interpretation)."""
-        self.out.print(self._clean(text), markup=False)
+        self._print(False, text)
 
     def raw(self, text: str) -> None:
         """Text for stdout exactly as given (SQL scripts): no wrapping, no styling."""
@@ -56,14 +110,37 @@ class Output:
     def info(self, text: str, style: str | None = None) -> None:
         """A progress or log line on stderr, hidden by ``--quiet``."""
         if not self.quiet:
-            self.err.print(self._clean(text), style=style, markup=False)
+            self._print(True, text, style)
 
     def warn(self, text: str) -> None:
         """A warning on stderr; shown even with ``--quiet``."""
-        self.err.print(self._clean(f"Warning: {text}"), style="yellow", markup=False)
+        self._print(True, f"Warning: {text}", "yellow")
 
     def error(self, text: str) -> None:
-        self.err.print(self._clean(f"Error: {text}"), style="bold red", markup=False)
+        self._print(True, f"Error: {text}", "bold red")
+
+    def shows_progress(self) -> bool:
+        """Progress bars go to a terminal's stderr, and not with ``--quiet``."""
+        return not self.quiet and is_terminal(sys.stderr)
+
+    @contextmanager
+    def progress(self, total: int, description: str) -> Iterator[Callable[[], None]]:
+        """A bar on stderr for ``total`` steps while the block runs; yields what advances it.
+
+        Lines printed meanwhile appear above the bar, which is gone when the block ends.
+        """
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeElapsedColumn(), console=self.err, transient=True) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda: bar.advance(task)
 
     def json(self, document: Any) -> None:
         sys.stdout.write(self._clean(json.dumps(document, indent=2, default=str)) + "\n")

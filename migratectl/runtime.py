@@ -10,13 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack, ExitStack, contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from migratectl.errors import ConfigError, DatabaseError, MigrationFailed, UsageError
+from migratectl.errors import (
+    ConfigError,
+    DatabaseError,
+    Interrupted,
+    MigrationFailed,
+    UsageError,
+)
 from migratectl.output import Output, mask_url
 from migratectl.settings import CONFIGURE_CALLABLES, Settings, load_settings
 
@@ -33,9 +39,18 @@ AUTOGENERATE = "migratectl.autogenerate"  # True: load the models for a comparis
 WRITES = "migratectl.writes"  # False: the command only reads (no file, no version table)
 LOCK_TIMEOUT = "migratectl.lock_timeout"  # seconds, or None for no lock
 FAILURE = "migratectl.failure"  # filled by run_migrations when a revision fails
+TARGETS = "migratectl.targets"  # the revisions upgrade / downgrade / stamp were given
 
-# Driver modules of the dialects' default drivers, and the extra that installs ours.
-_EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+
+# The drivers migratectl's extras install: (backend, async) -> (drivername, extra).
+_OUR_DRIVERS = {
+    ("postgresql", False): ("postgresql+psycopg", "postgres"),
+    ("postgresql", True): ("postgresql+asyncpg", "async"),
+    ("mysql", False): ("mysql+pymysql", "mysql"),
+    ("mariadb", False): ("mariadb+pymysql", "mysql"),
+    ("sqlite", True): ("sqlite+aiosqlite", "async"),
+}
+# Driver modules of the dialects' default drivers, and of ours.
 _FALLBACK_DRIVERS = {
     "postgresql": ("psycopg2", "psycopg"),
     "mysql": ("MySQLdb", "pymysql"),
@@ -54,7 +69,7 @@ def parse_url(url: str) -> Any:
 
     try:
         return make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError(
             f"The database URL {mask_url(url)!r} is not a valid SQLAlchemy URL.",
             hint="It has the form dialect+driver://user:password@host/database, "
@@ -80,6 +95,10 @@ def _connect_args(url: Any) -> dict[str, Any]:
     driver = url.get_driver_name()
     if "timeout" in url.query or "connect_timeout" in url.query:
         return {}
+    if driver == "pymysql" and "read_timeout" not in url.query:
+        # PyMySQL's connect_timeout ends with the TCP connect: a server that accepts but never
+        # answers would hang the handshake forever. Bound it too (lifted once connected).
+        return {"connect_timeout": CONNECT_TIMEOUT, "read_timeout": CONNECT_TIMEOUT}
     if driver in ("psycopg", "psycopg2", "pymysql", "mysqldb", "asyncmy", "aiomysql"):
         return {"connect_timeout": CONNECT_TIMEOUT}
     if driver == "asyncpg":
@@ -103,11 +122,14 @@ def make_engine(url_text: str, *, readonly: bool = False) -> Any:
     from sqlalchemy.exc import NoSuchModuleError
     from sqlalchemy.pool import NullPool
 
+    from migratectl.locking import sqlite_file
+
     url = _with_available_driver(parse_url(url_text))
     backend = url.get_backend_name()
-    missing_file = not _is_memory_sqlite(url) and not Path(url.database or "").exists()
-    if backend == "sqlite" and readonly and missing_file:
-        url = url.set(database=":memory:")
+    if backend == "sqlite" and readonly:
+        database = sqlite_file(url)
+        if database is not None and not database.exists():
+            url = url.set(database=":memory:", query={})
     try:
         dialect_cls = url.get_dialect()
     except NoSuchModuleError:
@@ -127,16 +149,42 @@ def make_engine(url_text: str, *, readonly: bool = False) -> Any:
         else:
             engine = sync_engine = create_engine(url, **kwargs)
     except ImportError as exc:
-        extra = "async" if getattr(dialect_cls, "is_async", False) else _EXTRAS.get(backend)
-        install = f"pip install 'migratectl[{extra}]'" if extra else f"install {exc.name}"
         raise ConfigError(
             f"The database driver for {url.drivername!r} is not installed "
             f"(no module named {exc.name!r}).",
-            hint=f"Install it: {install}.",
+            hint=_driver_hint(
+                url, is_async=getattr(dialect_cls, "is_async", False), module=exc.name
+            ),
         ) from None
     if backend == "sqlite":
         _make_sqlite_ddl_transactional(sync_engine, event)
+    if "read_timeout" in kwargs["connect_args"]:
+        _lift_pymysql_read_timeout(sync_engine, event)
     return engine
+
+
+def _lift_pymysql_read_timeout(engine: Engine, event: Any) -> None:
+    """Once connected, statements may run as long as they need (a migration can take hours)."""
+
+    @event.listens_for(engine, "connect")
+    def _no_read_timeout(dbapi_connection: Any, _record: Any) -> None:
+        if hasattr(dbapi_connection, "_read_timeout"):
+            dbapi_connection._read_timeout = None
+
+
+def _driver_hint(url: Any, *, is_async: bool, module: str | None) -> str:
+    """What to install for ``url``: our extra, or the driver itself and our alternative."""
+    ours = _OUR_DRIVERS.get((url.get_backend_name(), bool(is_async)))
+    if ours is None:
+        return f"Install the {module} package."
+    drivername, extra = ours
+    # A URL without a driver ("postgresql://") falls back to ours when it is installed.
+    if url.drivername in (drivername, url.get_backend_name()):
+        return f"Install it: pip install 'migratectl[{extra}]'."
+    return (
+        f"Install the {module} package, or use migratectl's driver: "
+        f"pip install 'migratectl[{extra}]' and a {drivername}:// URL."
+    )
 
 
 def _make_sqlite_ddl_transactional(engine: Engine, event: Any) -> None:
@@ -153,13 +201,35 @@ def _make_sqlite_ddl_transactional(engine: Engine, event: Any) -> None:
 
 def _database_error(exc: BaseException, url_text: str, name: str = "") -> DatabaseError:
     original = getattr(exc, "orig", None) or exc
-    detail = str(original).strip().splitlines()[0] if str(original).strip() else type(original)
+    args: tuple[Any, ...] = tuple(getattr(original, "args", ()))
+    if len(args) == 2 and isinstance(args[0], int):  # MySQL drivers: (code, message)
+        detail = f"{args[1]} (error {args[0]})"
+    else:
+        text = str(original).strip()
+        detail = text.splitlines()[0] if text else type(original).__name__
     which = f"database {name!r}" if name else "database"
     return DatabaseError(
         f"Cannot connect to the {which} {mask_url(url_text)}: {detail}",
-        hint="Check that the server is running and reachable, that the database exists, "
-        "and the user name and password in the URL.",
+        hint=_connection_hint(url_text, detail),
     )
+
+
+def _connection_hint(url_text: str, detail: str) -> str:
+    """What to do, judged from the driver's message."""
+    lowered = detail.lower()
+    if url_text.startswith("sqlite"):
+        return "Check that the database file's folder exists and is writable."
+    if "unknown database" in lowered or ("database" in lowered and "does not exist" in lowered):
+        return "Create the database (CREATE DATABASE), or fix its name in the URL."
+    if any(
+        marker in lowered
+        for marker in ("access denied", "authentication failed", "role", "password", "login")
+    ):
+        return (
+            "The server refused the login: check the user name and password in the URL, "
+            "and that this user may connect to this database."
+        )
+    return "Check that the server is running and reachable at that host and port."
 
 
 def run_with_connection(url_text: str, fn: Callable[[Connection], T], *, readonly: bool) -> T:
@@ -201,10 +271,9 @@ async def _run_async(
             if hasattr(engine, "sync_engine"):
                 stack.push_async_callback(engine.dispose)
                 try:
-                    connection = await engine.connect()
+                    connection = await stack.enter_async_context(engine.connect())
                 except (DBAPIError, OSError) as exc:
-                    raise _database_error(exc, urls[name], name) from None
-                await stack.enter_async_context(connection)
+                    raise _database_error(exc, urls[name], name) from exc
                 sync_connections[name] = connection.sync_connection
                 first_async = first_async or connection
             else:
@@ -220,7 +289,7 @@ def _connect(engine: Engine, name: str, url_text: str) -> Iterator[Connection]:
     try:
         connection = engine.connect()
     except (DBAPIError, OSError) as exc:
-        raise _database_error(exc, url_text, name) from None
+        raise _database_error(exc, url_text, name) from exc
     with connection:
         yield connection
 
@@ -261,6 +330,7 @@ def load_target_metadata(models: str | None, settings: Settings) -> Any:
 
 def configure_options(settings: Settings, overrides: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments for ``context.configure()``: defaults, ``[configure]``, env.py's."""
+    from migratectl.autogen import rewrite_operations
     from migratectl.models import import_callable
 
     options: dict[str, Any] = {
@@ -273,6 +343,10 @@ def configure_options(settings: Settings, overrides: dict[str, Any]) -> dict[str
             value = import_callable(value, what=f"[configure] {key}")
         options[key] = value
     options.update(overrides)
+    # Ours first: the user's own hook sees (and has the last word on) the rewritten operations.
+    options["process_revision_directives"] = _chain(
+        rewrite_operations, options.get("process_revision_directives")
+    )
     return options
 
 
@@ -285,9 +359,9 @@ def version_table_of(options: dict[str, Any]) -> str:
 def _chain(*callbacks: Callable[..., None] | None) -> Callable[..., None]:
     present = [cb for cb in callbacks if cb is not None]
 
-    def call_all(**kw: Any) -> None:
+    def call_all(*args: Any, **kw: Any) -> None:
         for cb in present:
-            cb(**kw)
+            cb(*args, **kw)
 
     return call_all
 
@@ -297,14 +371,47 @@ class _StatementLog:
 
     def __init__(self) -> None:
         self.statements: list[str] = []
+        self.heads: list[str] | None = None  # after the last revision that completed
 
     def after_execute(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         first = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
-        if first not in ("SELECT", "SHOW", "PRAGMA"):
+        if first not in ("SELECT", "SHOW", "PRAGMA", "DESCRIBE"):
             self.statements.append(" ".join(statement.split()))
 
-    def revision_done(self, **_: Any) -> None:
+    def revision_done(self, *, heads: Any = None, **_: Any) -> None:
         self.statements.clear()
+        self.heads = sorted(heads or ())
+
+
+_RELATIVE_SUFFIX = re.compile(r"[+-]\d+$")
+
+
+def check_targets(context: Any) -> None:
+    """Resolve the revisions the command was given before connecting, so an unknown one (or
+    "head" among several heads) is refused before anything is written: no SQLite file, no
+    lock file, no version table (MySQL's DDL would keep one)."""
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
+    script: ScriptDirectory = context.script
+    for target in context.config.attributes.get(TARGETS) or ():
+        for token in str(target).split(":"):
+            token = token.strip()
+            if token in ("", "base", "heads", "current") or _RELATIVE_SUFFIX.fullmatch(token):
+                continue
+            try:
+                script.get_revisions(token)
+                continue
+            except (RevisionError, CommandError) as exc:
+                error: Exception = exc
+            relative_to = _RELATIVE_SUFFIX.sub("", token).rstrip("@")
+            if relative_to and relative_to != token:
+                try:  # "ae10+2", "head-1", "branch@+1": Alembic resolves the step itself
+                    script.get_revisions(relative_to)
+                    continue
+                except (RevisionError, CommandError) as exc:
+                    error = exc
+            raise CommandError(str(error)) from None
 
 
 def run_migrations(context: Any, **overrides: Any) -> None:
@@ -314,6 +421,7 @@ def run_migrations(context: Any, **overrides: Any) -> None:
     (for example ``include_object=my_filter``).
     """
     config = context.config
+    check_targets(context)
     settings = _settings_of(config)
     settings.activate_sys_path()
     options = configure_options(settings, overrides)
@@ -322,6 +430,12 @@ def run_migrations(context: Any, **overrides: Any) -> None:
 
     if context.is_offline_mode():
         url = settings.require_database_url()
+        if parse_url(url).get_backend_name() == "sqlite":
+            from migratectl.sqlite_offline import run_offline_on_scratch
+
+            with _failures_reported(context, None):
+                run_offline_on_scratch(context, options)
+            return
         context.configure(
             url=_with_available_driver(parse_url(url)),
             literal_binds=True,
@@ -392,17 +506,69 @@ def _configure_and_run(
     from sqlalchemy import event
 
     log = _StatementLog()
+    output: Output = context.config.attributes.get(OUTPUT) or Output()
+    progress = _RevisionProgress(output)
     options = dict(options)
-    options["on_version_apply"] = _chain(log.revision_done, options.get("on_version_apply"))
+    options["on_version_apply"] = _chain(
+        log.revision_done, progress.revision_done, options.get("on_version_apply")
+    )
     if owns_engine and connection.dialect.name == "sqlite":
         options.setdefault("transactional_ddl", True)
+    if not context.config.attributes.get(WRITES, True):
+        # Alembic creates the version table before any comparison; MySQL's DDL would keep it.
+        options.setdefault("dont_mutate", True)
     event.listen(connection, "after_cursor_execute", log.after_execute)
     try:
         context.configure(connection=connection, **options)
-        with _failures_reported(context, log), context.begin_transaction():
+        if wants_models(context):
+            from migratectl.reflection import install
+
+            install(context.get_context())
+        else:
+            progress.watch(context.get_context())
+        with progress, _failures_reported(context, log), context.begin_transaction():
             context.run_migrations(**run_kwargs)
     finally:
         event.remove(connection, "after_cursor_execute", log.after_execute)
+
+
+class _RevisionProgress:
+    """On a terminal, a bar over the revisions an upgrade or downgrade applies.
+
+    The count is known once Alembic has read the current revision and asked for the steps;
+    until then (and with one step, or none) nothing is shown. The per-revision log lines
+    still print, above the bar.
+    """
+
+    def __init__(self, output: Output) -> None:
+        self.output = output
+        self.bar = ExitStack()
+        self.advance: Callable[[], None] | None = None
+
+    def watch(self, migration_context: Any) -> None:
+        steps_of = getattr(migration_context, "_migrations_fn", None)
+        if steps_of is None or not self.output.shows_progress():
+            return
+
+        def counted_steps(heads: Any, ctx: Any) -> list[Any]:
+            steps = list(steps_of(heads, ctx))
+            if len(steps) > 1:
+                verb = "Upgrading" if getattr(steps[0], "is_upgrade", True) else "Downgrading"
+                self.advance = self.bar.enter_context(self.output.progress(len(steps), verb))
+            return steps
+
+        migration_context._migrations_fn = counted_steps
+
+    def revision_done(self, **_: Any) -> None:
+        if self.advance is not None:
+            self.advance()
+
+    def __enter__(self) -> _RevisionProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.advance = None
+        self.bar.close()
 
 
 @contextmanager
@@ -421,15 +587,40 @@ def _failures_reported(context: Any, log: _StatementLog | None) -> Iterator[None
         # Alembic imports the revision files lazily, so one that cannot even be loaded
         # fails in here too; no revision ran, so it is not a migration failure.
         raise unloadable_file_error(exc) or _describe_failure(context, exc, log) from exc
+    except KeyboardInterrupt as exc:
+        raise _describe_interrupt(context, exc, log) from exc
+
+
+def _describe_interrupt(
+    context: Any, exc: KeyboardInterrupt, log: _StatementLog | None
+) -> Interrupted:
+    """What Ctrl-C left behind, told without asking the database (its connection may be in
+    the middle of a statement)."""
+    revision, where = _failing_revision(context.script, exc)
+    parts = [f"Interrupted during revision {revision} ({where})." if revision else "Interrupted."]
+    if context.is_offline_mode() or log is None:
+        return Interrupted(" ".join(parts))
+    if log.heads is None:
+        parts.append("The database is still at the revision it had before this command.")
+    else:
+        parts.append("The database is at " + (", ".join(log.heads) or "base (no revision)") + ".")
+    migration_context = context.get_context()
+    if migration_context.impl.transactional_ddl:
+        parts.append("The interrupted revision was rolled back.")
+    else:
+        parts.append(_what_stayed(migration_context.dialect, log.statements, "interrupted"))
+    return Interrupted(" ".join(parts), hint="Run the command again to continue.")
 
 
 def _describe_failure(context: Any, exc: Exception, log: _StatementLog | None) -> MigrationFailed:
     script: ScriptDirectory = context.script
     revision, where = _failing_revision(script, exc)
-    error = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    error = error.splitlines()[0]
+    error = _error_text(exc)
     message = f"Revision {revision} ({where}) failed: {error}" if revision else f"Failed: {error}"
     details: list[str] = []
+    statement = getattr(exc, "statement", None)
+    if statement:
+        details.append(f"The statement that failed: {_shorten(statement)}.")
     migration_context = context.get_context()
     if not context.is_offline_mode():
         try:
@@ -440,20 +631,60 @@ def _describe_failure(context: Any, exc: Exception, log: _StatementLog | None) -
         except Exception:
             pass
         if log is not None and not migration_context.impl.transactional_ddl:
-            if log.statements:
-                ran = "; ".join(log.statements)
-                details.append(
-                    f"{migration_context.dialect.name} cannot roll back DDL; these statements "
-                    f"of the failed revision had already run and stayed: {ran}"
-                )
-            else:
-                details.append("No statement of the failed revision had run.")
+            details.append(_what_stayed(migration_context.dialect, log.statements))
         else:
             details.append("The failed revision was rolled back.")
-    return MigrationFailed(
-        " ".join([message, *details]),
-        hint="Fix the revision and run the command again (-v shows the traceback).",
+    hint = "Fix the revision and run the command again (-v shows the traceback)."
+    if _is_read_only(exc):
+        hint = (
+            "The database is read-only for this connection: check the file's permissions or "
+            "mode=ro in the URL (SQLite), or the user's privileges, then run the command again."
+        )
+    return MigrationFailed(" ".join([message, *details]), hint=hint)
+
+
+def _error_text(exc: BaseException) -> str:
+    """``Type: first line``; for a database error, the driver's error rather than the wrapper."""
+    original = getattr(exc, "orig", None)
+    if isinstance(original, BaseException):
+        lines = str(original).strip().splitlines()
+        text = f"{type(original).__name__}: {lines[0] if lines else ''}".strip()
+    else:
+        text = traceback.format_exception_only(type(exc), exc)[-1].strip().splitlines()[0]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _shorten(statement: str, limit: int = 200) -> str:
+    flat = " ".join(statement.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+_DDL = ("CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE")
+
+
+def _what_stayed(dialect: Any, statements: list[str], which: str = "failed") -> str:
+    """On MySQL/MariaDB each DDL statement commits, with everything before it."""
+    name = "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
+    last_ddl = max(
+        (i for i, sql in enumerate(statements) if sql.split(None, 1)[0].upper() in _DDL),
+        default=-1,
     )
+    stayed = statements[: last_ddl + 1]
+    if not stayed:
+        return f"No statement of the {which} revision had taken effect; it was rolled back."
+    text = (
+        f"{name} cannot roll back DDL: these statements of the {which} revision had already run "
+        "and stayed: " + "; ".join(_shorten(sql) for sql in stayed) + "."
+    )
+    undone = statements[last_ddl + 1 :]
+    if undone:
+        text += " Rolled back: " + "; ".join(_shorten(sql) for sql in undone) + "."
+    return text + " Undo them by hand (or finish the revision's work) before running it again."
+
+
+def _is_read_only(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return any(marker in text for marker in ("readonly database", "read-only", "read only"))
 
 
 def _failing_revision(script: ScriptDirectory, exc: BaseException) -> tuple[str | None, str]:
@@ -477,9 +708,10 @@ def unloadable_file_error(exc: BaseException) -> UsageError | None:
     """A UsageError naming file and line when ``exc`` was raised while Alembic imported a
     revision file (or env.py) rather than while one ran; otherwise None."""
     frames = traceback.extract_tb(exc.__traceback__)
-    loader = next(
+    # The innermost load: env.py loads the revision files (and a revision may fail to load).
+    loader = max(
         (i for i, f in enumerate(frames) if f.name == "load_module_py" and "alembic" in f.filename),
-        None,
+        default=None,
     )
     if loader is None:
         return None
@@ -568,6 +800,7 @@ def run_multidb_migrations(context: Any, **overrides: Any) -> None:
     default database's name is empty. Keyword arguments go to ``context.configure()``.
     """
     config = context.config
+    check_targets(context)
     settings = _settings_of(config)
     settings.activate_sys_path()
     options = configure_options(settings, overrides)

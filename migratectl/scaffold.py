@@ -166,7 +166,8 @@ def _write_config_file(path: Path, settings: Settings, *, multidb: bool) -> None
     here = Path.cwd().resolve()
     elsewhere = path.parent.resolve() != here
     lines = [
-        "# migratectl configuration; migratectl.toml.example in the project lists every key.",
+        "# migratectl configuration. Every key is described in migratectl's README",
+        "# (Configuration) and in its migratectl.toml.example.",
         "# Any string may use ${VAR} or ${VAR:-default} to read the environment.",
         "",
     ]

@@ -1,0 +1,1 @@
+"""An inventory application whose database predates its migrations."""

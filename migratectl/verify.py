@@ -1,0 +1,299 @@
+"""``verify``: prove the migration history on a scratch database, never the configured one.
+
+The checks, in order, each a line of the report:
+
+- ``single_head``: the history has exactly one head (otherwise the rest is skipped);
+- ``upgrade``: from an empty database, every revision applies, one at a time;
+- ``models_match``: at head, autogenerate finds nothing (no models configured is a failure:
+  nothing proves the revisions create what the application uses);
+- ``stairway``: from head down, each revision's downgrade restores the schema that was there
+  before its upgrade, and its upgrade then runs again to the same schema;
+- ``downgrade_to_base``: once every revision is downgraded, nothing but the version table is
+  left (no table; on PostgreSQL no enum type either).
+
+A check that cannot run because an earlier one failed is reported as skipped (not ok).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from migratectl import api, runtime
+from migratectl.errors import MigrationFailed
+from migratectl.output import Output
+from migratectl.scratch import enum_types, require_single_database, scratch_database
+from migratectl.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.script import Script
+    from sqlalchemy.engine import Connection
+
+CHECK_NAMES = ("single_head", "upgrade", "models_match", "stairway", "downgrade_to_base")
+
+
+@dataclass
+class VerifyCheck:
+    name: str
+    ok: bool
+    detail: str
+    skipped: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        detail = f"skipped: {self.detail}" if self.skipped else self.detail
+        return {"name": self.name, "ok": self.ok, "detail": detail}
+
+
+@dataclass
+class VerifyResult:
+    checks: list[VerifyCheck]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [check.as_json() for check in self.checks]}
+
+
+def verify(
+    settings: Settings, *, scratch_url: str | None = None, output: Output | None = None
+) -> VerifyResult:
+    """Run the checks on a scratch database and report each one."""
+    output = output or Output()
+    api.require_repository(settings)
+    settings.require_database_url()
+    require_single_database(settings)
+    config = api.build_config(settings, output)
+    with api.translate_errors(settings):
+        script = api.script_directory(config)
+        heads = list(script.get_heads())
+        revisions = [rev for rev in reversed(list(script.walk_revisions())) if rev is not None]
+
+    checks = [_single_head(heads)]
+    if not checks[0].ok:
+        return VerifyResult(checks + _skipped(CHECK_NAMES[1:], "needs a single head"))
+
+    with scratch_database(settings, scratch_url=scratch_url, output=output) as url:
+        history = _History(replace(settings, database_url=url), revisions, output)
+        checks.append(history.upgrade())
+        if not checks[-1].ok:
+            return VerifyResult(checks + _skipped(CHECK_NAMES[2:], "the upgrade failed"))
+        checks.append(history.models_match())
+        checks.append(history.stairway())
+        checks.append(history.downgrade_to_base())
+    return VerifyResult(checks)
+
+
+def _single_head(heads: list[str]) -> VerifyCheck:
+    if len(heads) == 1:
+        return VerifyCheck("single_head", True, f"one head: {heads[0]}")
+    if not heads:
+        return VerifyCheck(
+            "single_head", False, "the repository has no revisions (run `migratectl migrate`)"
+        )
+    return VerifyCheck(
+        "single_head",
+        False,
+        f"{len(heads)} heads: {', '.join(heads)} (join them: migratectl merge heads)",
+    )
+
+
+def _skipped(names: tuple[str, ...], reason: str) -> list[VerifyCheck]:
+    return [VerifyCheck(name, False, reason, skipped=True) for name in names]
+
+
+# --------------------------------------------------------------------------- schema snapshots
+
+
+class SchemaObject(NamedTuple):
+    kind: str  # "table", "column", "index", ...
+    table: str | None
+    text: str
+
+
+Snapshot = frozenset[SchemaObject]
+
+
+def take_snapshot(connection: Connection, version_table: str) -> Snapshot:
+    """What a revision can create or leave behind, in comparable form."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(connection)
+    found: set[SchemaObject] = set()
+    for table in inspector.get_table_names():
+        if table == version_table:
+            continue
+        found.add(SchemaObject("table", table, f"table {table}"))
+        for column in inspector.get_columns(table):
+            null = "NULL" if column["nullable"] else "NOT NULL"
+            kind = _type_text(column["type"], connection)
+            found.add(
+                SchemaObject("column", table, f"column {table}.{column['name']} {kind} {null}")
+            )
+        for index in inspector.get_indexes(table):
+            columns = ", ".join(str(c) for c in index["column_names"])
+            found.add(SchemaObject("index", table, f"index {index['name']} on {table}({columns})"))
+        for unique in inspector.get_unique_constraints(table):
+            columns = ", ".join(unique["column_names"])
+            found.add(
+                SchemaObject("unique", table, f"unique {unique['name']} on {table}({columns})")
+            )
+        for key in inspector.get_foreign_keys(table):
+            columns = ", ".join(key["constrained_columns"])
+            found.add(
+                SchemaObject(
+                    "foreign_key",
+                    table,
+                    f"foreign key {table}({columns}) -> {key['referred_table']}",
+                )
+            )
+    for name in enum_types(connection):
+        found.add(SchemaObject("enum", None, f"enum type {name}"))
+    return frozenset(found)
+
+
+def _type_text(type_: Any, connection: Connection) -> str:
+    try:
+        return str(type_.compile(dialect=connection.dialect))
+    except Exception:  # a reflected type this dialect cannot render: its repr still compares
+        return repr(type_)
+
+
+def describe_difference(expected: Snapshot, found: Snapshot) -> str:
+    """ "left behind: table x; missing: column y.z" — a table's own parts are not repeated."""
+    parts = []
+    for label, objects in (("left behind", found - expected), ("missing", expected - found)):
+        tables = {obj.table for obj in objects if obj.kind == "table"}
+        shown = sorted(
+            obj.text for obj in objects if obj.kind == "table" or obj.table not in tables
+        )
+        if shown:
+            parts.append(f"{label}: " + ", ".join(shown))
+    return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- the history
+
+
+class _History:
+    """The revisions, applied and reverted one at a time on the scratch database."""
+
+    def __init__(self, settings: Settings, revisions: list[Script], output: Output) -> None:
+        self.settings = settings
+        self.url = settings.require_database_url()
+        self.revisions = revisions  # base to head, each after all its ancestors
+        self.applied = 0  # revisions[:applied] are in the scratch database
+        self.output = Output(quiet=True, verbose=output.verbose)
+        self.output.secrets = output.secrets
+        self.version_table = settings.configure.get("version_table", "alembic_version")
+        # before[i]: the schema before revisions[i] is applied; after[i]: with it applied.
+        self.before: list[Snapshot] = []
+        self.after: list[Snapshot] = []
+
+    def snapshot(self) -> Snapshot:
+        return runtime.run_with_connection(
+            self.url,
+            lambda connection: take_snapshot(connection, self.version_table),
+            readonly=True,
+        )
+
+    def apply(self, index: int) -> None:
+        api.upgrade(self.settings, self.revisions[index].revision, no_lock=True, output=self.output)
+        self.applied = index + 1
+
+    def revert(self, index: int) -> None:
+        from alembic.util import to_tuple
+
+        rev = self.revisions[index]
+        # Only this revision: "rev@-1" steps its own branch back; a merge steps back to one of
+        # its parents (the relative form is ambiguous there).
+        target = to_tuple(rev.down_revision)[0] if rev.is_merge_point else f"{rev.revision}@-1"
+        api.downgrade(self.settings, target, no_lock=True, output=self.output)
+        self.applied = index
+
+    def upgrade(self) -> VerifyCheck:
+        for index, rev in enumerate(self.revisions):
+            self.before.append(self.snapshot())
+            failure = _attempt(self.apply, index)
+            if failure:
+                return VerifyCheck("upgrade", False, f"{_name(rev)}: upgrade raised {failure}")
+            self.after.append(self.snapshot())
+        return VerifyCheck(
+            "upgrade", True, f"{len(self.revisions)} revision(s) applied one at a time"
+        )
+
+    def models_match(self) -> VerifyCheck:
+        if not self.settings.models:
+            return VerifyCheck(
+                "models_match",
+                False,
+                "no models are configured, so nothing proves the revisions create them "
+                "(set models, or pass --models)",
+            )
+        differences = api.schema_differences(self.settings, self.output)
+        if differences:
+            return VerifyCheck(
+                "models_match",
+                False,
+                "the models differ from the schema at head: " + "; ".join(differences),
+            )
+        return VerifyCheck("models_match", True, "the schema at head matches the models")
+
+    def stairway(self) -> VerifyCheck:
+        for index in reversed(range(len(self.revisions))):
+            problem = self._stair(index)
+            if problem:
+                return VerifyCheck("stairway", False, f"{_name(self.revisions[index])}: {problem}")
+        return VerifyCheck(
+            "stairway", True, f"{len(self.revisions)} revision(s) downgraded and upgraded again"
+        )
+
+    def _stair(self, index: int) -> str | None:
+        """Down, up and down again over revisions[index]; what went wrong, or None."""
+        failure = _attempt(self.revert, index)
+        if failure:
+            return f"downgrade raised {failure}"
+        left = self.snapshot()
+        if left != self.before[index]:
+            return "downgrade does not undo it: " + describe_difference(self.before[index], left)
+        failure = _attempt(self.apply, index)
+        if failure:
+            return f"upgrade after its downgrade raised {failure}"
+        again = self.snapshot()
+        if again != self.after[index]:
+            difference = describe_difference(self.after[index], again)
+            return f"upgrade after its downgrade gives another schema: {difference}"
+        failure = _attempt(self.revert, index)
+        return f"second downgrade raised {failure}" if failure else None
+
+    def downgrade_to_base(self) -> VerifyCheck:
+        # After a passing stairway this is already base; after a failing one, carry on down.
+        for index in reversed(range(self.applied)):
+            failure = _attempt(self.revert, index)
+            if failure:
+                detail = f"{_name(self.revisions[index])}: downgrade raised {failure}"
+                return VerifyCheck("downgrade_to_base", False, detail)
+        left = self.snapshot()
+        if left:
+            return VerifyCheck("downgrade_to_base", False, describe_difference(frozenset(), left))
+        return VerifyCheck(
+            "downgrade_to_base", True, "nothing but the version table is left at base"
+        )
+
+
+def _attempt(step: Callable[[int], None], index: int) -> str | None:
+    """Run a step; the revision's error ("RuntimeError: boom") when it raises, else None."""
+    try:
+        step(index)
+    except MigrationFailed as exc:
+        cause = exc.__cause__ or exc
+        text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+    return None
+
+
+def _name(rev: Script) -> str:
+    message = (rev.doc or "").strip()
+    return f"revision {rev.revision} ({message})" if message else f"revision {rev.revision}"

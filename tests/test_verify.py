@@ -1,0 +1,440 @@
+"""``verify``: each check catches its defect, by name, on every backend, on a scratch database.
+
+The configured database is never touched: every test checks it afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import uuid
+from contextlib import nullcontext
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import Project, Result, _admin_engine, fresh_database
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from migratectl.scratch import scratch_database
+from migratectl.settings import load_settings
+
+USERS = """
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+"""
+
+CREATE_USERS = """op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )"""
+
+
+def write_revision(
+    project: Project,
+    rev: str,
+    down: str | None,
+    upgrade: str = "pass",
+    downgrade: str = "pass",
+    message: str | None = None,
+) -> Path:
+    """A hand-written revision file ``rev`` with the given upgrade() and downgrade() bodies."""
+    body = textwrap.dedent(
+        '''\
+        """{message}
+
+        Revision ID: {rev}
+        """
+        from alembic import op
+        import sqlalchemy as sa
+
+        revision = {rev!r}
+        down_revision = {down!r}
+        branch_labels = None
+        depends_on = None
+
+
+        def upgrade():
+            {upgrade}
+
+
+        def downgrade():
+            {downgrade}
+        '''
+    ).format(
+        message=message or f"{rev} step", rev=rev, down=down, upgrade=upgrade, downgrade=downgrade
+    )
+    return project.write(f"migrations/versions/{rev}.py", body)
+
+
+def initialised(project: Project, models: str = USERS) -> Project:
+    project.models(models)
+    project.config()
+    assert project.run("init").exit_code == 0
+    return project
+
+
+def good_history(project: Project) -> None:
+    """users, then posts with a foreign key and an index, as autogenerate would write them."""
+    write_revision(project, "r1", None, CREATE_USERS, 'op.drop_table("users")', "create users")
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        """op.create_table(
+        "posts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_posts_title", "posts", ["title"])""",
+        """op.drop_index("ix_posts_title", table_name="posts")
+    op.drop_table("posts")""",
+        "create posts",
+    )
+
+
+POSTS = (
+    USERS
+    + """
+
+class Post(Base):
+    __tablename__ = "posts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    title: Mapped[str] = mapped_column(sa.String(200), index=True)
+"""
+)
+
+
+def verify(project: Project, *args: str) -> tuple[Result, dict[str, dict[str, object]]]:
+    """Run ``verify --json``; the result and its checks by name."""
+    result = project.run("verify", "--json", *args)
+    assert "Traceback" not in result.output, result
+    document = json.loads(result.stdout)
+    assert set(document) == {"ok", "checks"}
+    checks = {check["name"]: check for check in document["checks"]}
+    assert list(checks) == [
+        "single_head",
+        "upgrade",
+        "models_match",
+        "stairway",
+        "downgrade_to_base",
+    ]
+    for check in checks.values():
+        assert set(check) == {"name", "ok", "detail"}
+    assert document["ok"] == all(check["ok"] for check in checks.values())
+    assert result.exit_code == (0 if document["ok"] else 1), result
+    return result, checks
+
+
+def failed(checks: dict[str, dict[str, object]]) -> list[str]:
+    return [name for name, check in checks.items() if not check["ok"]]
+
+
+def test_good_history_passes_and_leaves_the_configured_database_alone(project: Project) -> None:
+    initialised(project, POSTS)
+    good_history(project)
+
+    result, checks = verify(project)
+    assert failed(checks) == [], result
+    assert "2 revision(s)" in str(checks["upgrade"]["detail"])
+    assert project.tables() == set()
+
+    human = project.run("verify")
+    assert human.exit_code == 0, human
+    assert human.stdout.splitlines() == [
+        "ok single_head: one head: r2",
+        "ok upgrade: 2 revision(s) applied one at a time",
+        "ok models_match: the schema at head matches the models",
+        "ok stairway: 2 revision(s) downgraded and upgraded again",
+        "ok downgrade_to_base: nothing but the version table is left at base",
+    ]
+    assert project.tables() == set()
+
+
+def test_a_database_at_a_revision_keeps_it(project: Project) -> None:
+    initialised(project, POSTS)
+    good_history(project)
+    assert project.run("upgrade", "r1").exit_code == 0
+    project.query("INSERT INTO users (id, name) VALUES (1, 'ada')")
+
+    _, checks = verify(project)
+    assert failed(checks) == []
+    assert project.version() == ["r1"]
+    assert project.tables() == {"alembic_version", "users"}
+    assert project.query("SELECT name FROM users") == [("ada",)]
+
+
+def test_two_heads(project: Project) -> None:
+    initialised(project)
+    write_revision(project, "r1", None, CREATE_USERS, 'op.drop_table("users")')
+    write_revision(project, "left", "r1")
+    write_revision(project, "right", "r1")
+
+    result, checks = verify(project)
+    assert failed(checks) == list(checks), result
+    detail = str(checks["single_head"]["detail"])
+    assert "2 heads" in detail and "left" in detail and "right" in detail
+    assert all(str(checks[name]["detail"]).startswith("skipped") for name in list(checks)[1:])
+    human = project.run("verify")
+    assert human.exit_code == 1
+    assert human.stdout.splitlines()[0].startswith("FAIL single_head: 2 heads")
+    assert human.stdout.splitlines()[1] == "skip upgrade: needs a single head"
+    assert project.tables() == set()
+
+
+def test_a_downgrade_that_leaves_a_table(project: Project) -> None:
+    initialised(project)
+    write_revision(project, "r1", None, CREATE_USERS, 'op.drop_table("users")')
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        'op.create_table("audit", sa.Column("id", sa.Integer(), primary_key=True))',
+        "pass",
+        "add audit",
+    )
+    project.models(
+        USERS + '\n\nclass Audit(Base):\n    __tablename__ = "audit"\n'
+        "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+    )
+
+    result, checks = verify(project)
+    assert failed(checks) == ["stairway", "downgrade_to_base"], result
+    assert checks["stairway"]["detail"] == (
+        "revision r2 (add audit): downgrade does not undo it: left behind: table audit"
+    )
+    assert checks["downgrade_to_base"]["detail"] == "left behind: table audit"
+    assert project.tables() == set()
+
+
+def test_a_downgrade_that_raises(project: Project) -> None:
+    initialised(project)
+    write_revision(project, "r1", None, CREATE_USERS, 'raise RuntimeError("no way back")', "users")
+
+    result, checks = verify(project)
+    assert failed(checks) == ["stairway", "downgrade_to_base"], result
+    expected = "revision r1 (users): downgrade raised RuntimeError: no way back"
+    assert checks["stairway"]["detail"] == expected
+    assert checks["downgrade_to_base"]["detail"] == expected
+    assert project.tables() == set()
+
+
+def test_an_upgrade_that_raises_names_its_revision(project: Project) -> None:
+    initialised(project)
+    write_revision(project, "r1", None, CREATE_USERS, 'op.drop_table("users")')
+    write_revision(project, "r2", "r1", 'op.add_column("nosuch", sa.Column("x", sa.Integer()))')
+
+    result, checks = verify(project)
+    assert failed(checks) == ["upgrade", "models_match", "stairway", "downgrade_to_base"], result
+    detail = str(checks["upgrade"]["detail"])
+    assert detail.startswith("revision r2 (r2 step): upgrade raised "), detail
+    assert "nosuch" in detail
+    assert str(checks["stairway"]["detail"]) == "skipped: the upgrade failed"
+    assert project.tables() == set()
+
+
+def test_a_model_column_no_revision_creates(project: Project) -> None:
+    initialised(
+        project,
+        USERS + "    email: Mapped[str | None] = mapped_column(sa.String(120))\n",
+    )
+    write_revision(project, "r1", None, CREATE_USERS, 'op.drop_table("users")')
+
+    result, checks = verify(project)
+    assert failed(checks) == ["models_match"], result
+    assert "add_column users.email" in str(checks["models_match"]["detail"])
+    human = project.run("verify")
+    assert "FAIL models_match: " in human.stdout and "users.email" in human.stdout
+
+
+def test_no_models_configured_fails_models_match(sqlite_project: Project) -> None:
+    sqlite_project.config(models=None)
+    assert sqlite_project.run("init").exit_code == 0
+    write_revision(sqlite_project, "r1", None, CREATE_USERS, 'op.drop_table("users")')
+
+    _, checks = verify(sqlite_project)
+    assert failed(checks) == ["models_match"]
+    assert "no models are configured" in str(checks["models_match"]["detail"])
+
+
+def test_an_empty_history_fails_single_head(sqlite_project: Project) -> None:
+    initialised(sqlite_project)
+    _, checks = verify(sqlite_project)
+    assert "no revisions" in str(checks["single_head"]["detail"])
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_an_enum_type_left_behind_on_postgresql(project: Project) -> None:
+    initialised(project)
+    write_revision(project, "r1", None, CREATE_USERS, 'op.drop_table("users")')
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        """op.create_table(
+        "moods",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("mood", sa.Enum("happy", "sad", name="mood"), nullable=False),
+    )""",
+        'op.drop_table("moods")',
+        "moods",
+    )
+    project.models(
+        USERS + '\n\nclass Mood(Base):\n    __tablename__ = "moods"\n'
+        "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+        '    mood: Mapped[str] = mapped_column(sa.Enum("happy", "sad", name="mood"))\n'
+    )
+
+    result, checks = verify(project)
+    assert failed(checks) == ["stairway", "downgrade_to_base"], result
+    assert str(checks["stairway"]["detail"]).startswith("revision r2 (moods): ")
+    assert "enum type mood" in str(checks["stairway"]["detail"])
+    assert checks["downgrade_to_base"]["detail"] == "left behind: enum type mood"
+    assert project.tables() == set()
+
+
+# --------------------------------------------------------------------------- the scratch database
+
+
+def test_a_scratch_url_naming_the_configured_database_is_refused(project: Project) -> None:
+    initialised(project, POSTS)
+    good_history(project)
+    url = make_url(project.database_url)
+    if url.get_backend_name() == "sqlite":  # relative to the project folder: the same file
+        spelled = f"sqlite:///{os.path.relpath(url.database or '', project.path)}"
+    else:  # the same server and database, another host name and the default port spelled out
+        host = "localhost" if url.host in ("127.0.0.1", None) else url.host
+        port = url.port or {"postgresql": 5432}.get(url.get_backend_name(), 3306)
+        spelled = url.set(host=host, port=port).render_as_string(hide_password=False)
+
+    for scratch in (project.database_url, spelled):
+        result = project.run("verify", "--scratch-url", scratch)
+        assert result.exit_code == 2, result
+        assert "is the configured database" in result.stderr
+        assert result.stdout == ""
+    assert project.tables() == set()
+
+
+def test_an_explicit_scratch_database_is_used_and_must_be_empty(
+    project: Project, backend: str, tmp_path: Path
+) -> None:
+    initialised(project, POSTS)
+    good_history(project)
+    (tmp_path / "scratch").mkdir()
+    other = fresh_database(backend, tmp_path / "scratch")
+    scratch = next(other)
+    try:
+        result, checks = verify(project, "--scratch-url", scratch)
+        assert failed(checks) == [], result
+        scratch_project = Project(tmp_path / "scratch", scratch)
+        assert scratch_project.tables() == {"alembic_version"}  # at base, as verify leaves it
+        assert project.tables() == set()
+
+        scratch_project.query("CREATE TABLE leftover (id INTEGER PRIMARY KEY)")
+        refused = project.run("verify", "--scratch-url", scratch)
+        assert refused.exit_code == 2, refused
+        assert "is not empty: table leftover" in refused.stderr
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("interrupted", [False, True])
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_a_server_scratch_database_is_dropped_afterwards(
+    backend: str, database_url: str, tmp_path: Path, interrupted: bool
+) -> None:
+    settings = replace(load_settings(cwd=tmp_path), database_url=database_url)
+    expected = pytest.raises(KeyboardInterrupt) if interrupted else nullcontext()
+    with expected, scratch_database(settings) as url:
+        name = make_url(url).database
+        assert name and name.startswith("migratectl_scratch_")
+        assert name in server_databases(backend)
+        if interrupted:
+            raise KeyboardInterrupt
+    assert name not in server_databases(backend)
+
+
+def test_a_sqlite_scratch_file_is_removed_afterwards(tmp_path: Path) -> None:
+    configured = f"sqlite:///{tmp_path / 'app.db'}"
+    settings = replace(load_settings(cwd=tmp_path), database_url=configured)
+    with scratch_database(settings) as url:
+        path = Path(make_url(url).database or "")
+        assert path.parent.is_dir() and path.parent != tmp_path
+    assert not path.parent.exists()
+    assert not (tmp_path / "app.db").exists()
+
+
+def server_databases(backend: str) -> set[str]:
+    query = "SELECT datname FROM pg_database" if backend == "postgresql" else "SHOW DATABASES"
+    admin = _admin_engine(backend)
+    try:
+        with admin.connect() as connection:
+            return {row[0] for row in connection.execute(text(query))}
+    finally:
+        admin.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_a_login_that_may_not_create_databases_is_pointed_at_scratch_url(
+    project: Project, backend: str
+) -> None:
+    user, password = f"mc_user_{uuid.uuid4().hex[:8]}", "s3cret-pw-xyz"
+    database = make_url(project.database_url).database
+    if backend == "postgresql":
+        grants = [
+            f"CREATE ROLE {user} LOGIN PASSWORD '{password}'",
+            f"GRANT ALL ON DATABASE {database} TO {user}",
+        ]
+        drop = [f"REVOKE ALL ON DATABASE {database} FROM {user}", f"DROP ROLE {user}"]
+    else:
+        grants = [
+            f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'",
+            f"GRANT ALL ON {database}.* TO '{user}'@'%'",
+        ]
+        drop = [f"DROP USER '{user}'@'%'"]
+    admin = _admin_engine(backend)
+    with admin.connect() as connection:
+        for statement in grants:
+            connection.execute(text(statement))
+    try:
+        project.database_url = (
+            make_url(project.database_url)
+            .set(username=user, password=password)
+            .render_as_string(hide_password=False)
+        )
+        initialised(project, POSTS)
+        good_history(project)
+        result = project.run("verify")
+        assert result.exit_code == 2, result
+        assert "Cannot create a scratch database" in result.stderr
+        assert "--scratch-url" in result.stderr
+        assert password not in result.output
+    finally:
+        with admin.connect() as connection:
+            for statement in drop:
+                connection.execute(text(statement))
+        admin.dispose()
+
+
+def test_multi_database_projects_are_refused(sqlite_project: Project) -> None:
+    sqlite_project.models(USERS)
+    sqlite_project.config(
+        '\n[binds.analytics]\ndatabase_url = "sqlite:///analytics.db"\nmodels = "models"\n'
+    )
+    assert sqlite_project.run("init", "--multidb").exit_code == 0
+    for command in ("verify", "adopt"):
+        result = sqlite_project.run(command)
+        assert result.exit_code == 2, result
+        assert "multi-database projects" in result.stderr
+    assert not (sqlite_project.path / "analytics.db").exists()
+    assert not (sqlite_project.path / "app.db").exists()
