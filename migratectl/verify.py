@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from migratectl import api, runtime
-from migratectl.errors import MigrationFailed
+from migratectl.errors import MigrationFailed, UsageError
 from migratectl.output import Output
 from migratectl.scratch import enum_types, require_single_database, scratch_database
 from migratectl.settings import Settings
@@ -219,10 +219,23 @@ class _History:
             failure = _attempt(self.apply, index)
             if failure:
                 return VerifyCheck("upgrade", False, f"{_name(rev)}: upgrade raised {failure}")
+            if index == 0:
+                self._require_scratch_at(rev.revision)
             self.after.append(self.snapshot())
         return VerifyCheck(
             "upgrade", True, f"{len(self.revisions)} revision(s) applied one at a time"
         )
+
+    def _require_scratch_at(self, revision: str) -> None:
+        """Stop before any downgrade if env.py migrated some other database than the scratch
+        one (an env.py that builds its own engine): the stairway would empty that database."""
+        if api.read_database_heads(self.settings) != [revision]:
+            raise UsageError(
+                f"env.py did not migrate the scratch database: after upgrading to {revision} "
+                "it is still empty, so env.py connects to a database of its own.",
+                hint="Let env.py call migratectl.runtime.run_migrations(context) without "
+                "choosing the database itself; verify stopped before any downgrade.",
+            )
 
     def models_match(self) -> VerifyCheck:
         if not self.settings.models:

@@ -438,3 +438,22 @@ def test_multi_database_projects_are_refused(sqlite_project: Project) -> None:
         assert "multi-database projects" in result.stderr
     assert not (sqlite_project.path / "analytics.db").exists()
     assert not (sqlite_project.path / "app.db").exists()
+
+
+def test_an_env_py_that_picks_its_own_database_stops_verify(sqlite_project: Project) -> None:
+    initialised(sqlite_project, POSTS)
+    good_history(sqlite_project)
+    env_py = sqlite_project.path / "migrations" / "env.py"
+    env_py.write_text(
+        "from alembic import context\n"
+        "from migratectl.runtime import run_migrations\n"
+        "from migratectl.settings import load_settings\n\n"
+        "context.config.attributes['migratectl.settings'] = load_settings()  # its own choice\n"
+        "run_migrations(context)\n"
+    )
+    result = sqlite_project.run("verify")
+    assert result.exit_code == 2, result
+    assert "env.py did not migrate the scratch database" in result.stderr
+    # It stopped after the first upgrade, before any downgrade could empty that database.
+    assert sqlite_project.version() == ["r1"]
+    assert sqlite_project.tables() == {"alembic_version", "users"}
