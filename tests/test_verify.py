@@ -457,3 +457,44 @@ def test_an_env_py_that_picks_its_own_database_stops_verify(sqlite_project: Proj
     # It stopped after the first upgrade, before any downgrade could empty that database.
     assert sqlite_project.version() == ["r1"]
     assert sqlite_project.tables() == {"alembic_version", "users"}
+
+
+def test_a_history_with_a_merge_is_walked_one_revision_at_a_time(sqlite_project: Project) -> None:
+    tables = ("users", "left_t", "right_t")
+    initialised(
+        sqlite_project,
+        USERS
+        + "".join(
+            f'\n\nclass T{i}(Base):\n    __tablename__ = "{name}"\n'
+            "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+            for i, name in enumerate(tables[1:])
+        ),
+    )
+    write_revision(sqlite_project, "a", None, CREATE_USERS, 'op.drop_table("users")')
+    for rev, table in (("b", "left_t"), ("c", "right_t")):
+        create = f'op.create_table("{table}", sa.Column("id", sa.Integer(), primary_key=True))'
+        downgrade = f'op.drop_table("{table}")' if rev == "b" else "pass"
+        write_revision(sqlite_project, rev, "a", create, downgrade)
+    sqlite_project.write(
+        "migrations/versions/m.py",
+        '"""merge"""\nrevision = "m"\ndown_revision = ("b", "c")\n'
+        "branch_labels = None\ndepends_on = None\n\n\n"
+        "def upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n",
+    )
+
+    result, checks = verify(sqlite_project)
+    assert failed(checks) == ["stairway", "downgrade_to_base"], result
+    assert checks["upgrade"]["detail"] == "4 revision(s) applied one at a time"
+    assert str(checks["stairway"]["detail"]).startswith("revision c (c step): downgrade does")
+    assert checks["downgrade_to_base"]["detail"] == "left behind: table right_t"
+
+    write_revision(
+        sqlite_project,
+        "c",
+        "a",
+        'op.create_table("right_t", sa.Column("id", sa.Integer(), primary_key=True))',
+        'op.drop_table("right_t")',
+    )
+    result, checks = verify(sqlite_project)
+    assert failed(checks) == [], result
+    assert sqlite_project.tables() == set()
