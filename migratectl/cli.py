@@ -776,14 +776,6 @@ def merge(
     inv.output.result(f"Generated {_rel(path)}")
 
 
-def _report_position(inv: Invocation, heads: list[str] | None) -> None:
-    if heads is None:
-        return
-    inv.output.info(
-        "The database is now at " + (", ".join(heads) if heads else "base (no revision)") + "."
-    )
-
-
 @_command()
 def upgrade(
     inv: Invocation,

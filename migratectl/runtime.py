@@ -38,7 +38,6 @@ OUTPUT = "migratectl.output"
 AUTOGENERATE = "migratectl.autogenerate"  # True: load the models for a comparison
 WRITES = "migratectl.writes"  # False: the command only reads (no file, no version table)
 LOCK_TIMEOUT = "migratectl.lock_timeout"  # seconds, or None for no lock
-FAILURE = "migratectl.failure"  # filled by run_migrations when a revision fails
 TARGETS = "migratectl.targets"  # the revisions upgrade / downgrade / stamp were given
 
 
