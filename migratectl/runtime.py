@@ -71,7 +71,8 @@ def parse_url(url: str) -> Any:
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError(
             f"The database URL {mask_url(url)!r} is not a valid SQLAlchemy URL.",
-            hint="It has the form dialect+driver://user:password@host/database, "
+            hint="It has the form dialect+driver://user@host:port/database (a password goes "
+            "after the user name, behind a colon), "
             "e.g. postgresql+psycopg://app@localhost/app or sqlite:///app.db.",
         ) from None
 
