@@ -47,6 +47,7 @@ class _DeferredCoercion:
     and importing pydantic is a fifth of a command's start-up. An option left out (None), a
     string for a ``str`` parameter and strings for a ``list[str]`` one come out of typer's
     coercion unchanged (a list); only other values are handed to typer's own, built then.
+    This replaces typer's private ``_runtime_param``; a typer without one is left alone.
     """
 
     def __init__(self, param: Any) -> None:
@@ -319,6 +320,10 @@ def _command(name: str | None = None, *, own_verbose: bool = False) -> Callable[
         wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
             parameters=[context_param, *own, *extra]
         )
+        # Already evaluated: typer need not evaluate the annotations' strings again.
+        wrapper.__annotations__ = {
+            p.name: p.annotation for p in wrapper.__signature__.parameters.values()
+        }
         app.command(name or fn.__name__.replace("_", "-"), cls=RelativeRevisionCommand)(wrapper)
         return fn
 
