@@ -317,13 +317,10 @@ def _command(name: str | None = None, *, own_verbose: bool = False) -> Callable[
             "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
         )
         own = [p for p in signature.parameters.values() if p.name != "inv"]
-        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
-            parameters=[context_param, *own, *extra]
-        )
+        full_signature = signature.replace(parameters=[context_param, *own, *extra])
+        wrapper.__signature__ = full_signature  # type: ignore[attr-defined]
         # Already evaluated: typer need not evaluate the annotations' strings again.
-        wrapper.__annotations__ = {
-            p.name: p.annotation for p in wrapper.__signature__.parameters.values()
-        }
+        wrapper.__annotations__ = {p.name: p.annotation for p in full_signature.parameters.values()}
         app.command(name or fn.__name__.replace("_", "-"), cls=RelativeRevisionCommand)(wrapper)
         return fn
 
