@@ -3,10 +3,13 @@
 ``--help`` and ``--version`` import neither SQLAlchemy nor Alembic nor the models (checked on
 the real program with ``python -X importtime``), and the commands that do not compare the
 schema never import the models (a models module that leaves a marker file when imported).
+What the command line does to the Python process for speed (the garbage collector) stays in
+the process it owns.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -121,3 +124,19 @@ def test_commands_that_do_not_compare_never_import_the_models(sqlite_project: Pr
     marker.unlink(missing_ok=True)
     assert sqlite_project.run("check").exit_code == 0
     assert marker.exists()
+
+
+def test_the_cli_inside_another_program_leaves_its_garbage_collector_alone(
+    sqlite_project: Project,
+) -> None:
+    """Run as `migratectl`, a comparing command turns cyclic collection off for its own short
+    life; called in-process (tests, an application) it must not switch it off for its host."""
+    marked_models(sqlite_project)
+    sqlite_project.config()
+    assert sqlite_project.run("init").exit_code == 0
+    assert gc.isenabled()
+
+    for args in (["check"], ["migrate", "-m", "initial"], ["upgrade"], ["check"]):
+        result = sqlite_project.run(*args)
+        assert result.exit_code in (0, 1), (args, result)
+        assert gc.isenabled(), args
