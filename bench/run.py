@@ -170,6 +170,7 @@ class Postgres:
         with self.admin.connect() as connection:
             connection.execute(self.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             connection.execute(self.text(f"CREATE DATABASE {name}"))
+        time.sleep(0.5)  # let the server finish writing the new database before the next run
 
     def drop_all(self) -> None:
         with self.admin.connect() as connection:
