@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -222,27 +223,19 @@ def _escape(value: str) -> str:
     return value.replace("%", "%%")
 
 
-# Alembic's path_separator values (alembic.config.Config._get_file_separator_char).
-_PATH_SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
-
-
 def _set_version_locations(config: Config, settings: Settings) -> None:
     """[alembic] version_locations, a string or a list, relative to the configuration file.
 
     Alembic would resolve them against the current folder; migratectl resolves every relative
     path in its file against the file's folder, so commands work from any sub-folder.
     """
-    value = settings.alembic["version_locations"]
-    separator = _PATH_SEPARATORS.get(str(settings.alembic.get("path_separator")))
-    if isinstance(value, str):
-        # Without path_separator Alembic splits on spaces and commas; so do we.
-        parts = value.split(separator) if separator else re.split(r", *| +", value)
-    else:
-        parts = [str(part) for part in value]
-    locations = [str(settings.base_dir / part.strip()) for part in parts if part.strip()]
+    from migratectl.revision_graph import path_separator, version_locations
+
+    separator = path_separator(settings)
     if separator is None:
         separator = os.pathsep
         config.set_main_option("path_separator", "os")
+    locations = [str(path) for path in version_locations(settings)]
     config.set_main_option("version_locations", _escape(separator.join(locations)))
 
 
@@ -268,15 +261,12 @@ _UNKNOWN_REVISION = re.compile(
 @contextmanager
 def translate_errors(settings: Settings, *, user_revisions: Sequence[str] = ()) -> Iterator[None]:
     """Turn Alembic's and SQLAlchemy's exceptions into MigratectlErrors with exit codes."""
-    from alembic.util import CommandError
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
     try:
         yield
     except MigratectlError:
         raise
-    except CommandError as exc:
-        raise _command_error(str(exc), settings, user_revisions) from exc
     except SyntaxError as exc:
         raise runtime.unloadable_file_error(exc) or UsageError(
             f"Cannot load {_display(exc.filename or '?')}: {exc.msg} (line {exc.lineno}).",
@@ -297,11 +287,20 @@ def translate_errors(settings: Settings, *, user_revisions: Sequence[str] = ()) 
                 hint="Check that the folder exists and is writable.",
             ) from exc
         raise
-    except Exception as exc:  # e.g. a NameError at the top of a revision file
+    except Exception as exc:
+        if _is_command_error(exc):
+            raise _command_error(str(exc), settings, user_revisions) from exc
+        # e.g. a NameError at the top of a revision file
         unloadable = runtime.unloadable_file_error(exc)
         if unloadable is None:
             raise
         raise unloadable from exc
+
+
+def _is_command_error(exc: Exception) -> bool:
+    """Alembic's CommandError (never raised unless Alembic was imported; not imported here)."""
+    alembic_util = sys.modules.get("alembic.util")
+    return alembic_util is not None and isinstance(exc, alembic_util.CommandError)
 
 
 def _is_connection_failure(exc: Any) -> bool:
@@ -441,16 +440,24 @@ def database_urls(settings: Settings) -> dict[str, str]:
 def read_all_heads(settings: Settings, connection: Any = None) -> dict[str, list[str]]:
     """Each database's stamped revisions (read-only: creates nothing, not even a file).
 
-    ``connection``: the (only) database's, already open.
+    ``connection``: the (only) database's, already open. The version table is read as
+    Alembic's MigrationContext reads it, without importing Alembic.
     """
-    from alembic.runtime.migration import MigrationContext
-
-    opts = _version_table_options(settings)
+    options = _version_table_options(settings)
+    name = options.get("version_table", "alembic_version")
+    schema = options.get("version_table_schema")
 
     def read(connections: dict[str, Any]) -> dict[str, list[str]]:
+        from sqlalchemy import column, select, table
+
+        version = table(name, column("version_num"), schema=schema)
         return {
-            name: list(MigrationContext.configure(conn, opts=opts).get_current_heads())
-            for name, conn in connections.items()
+            db: (
+                [row[0] for row in conn.execute(select(version.c.version_num))]
+                if conn.dialect.has_table(conn, name, schema)
+                else []
+            )
+            for db, conn in connections.items()
         }
 
     if connection is not None:
@@ -887,17 +894,24 @@ def current(
 ) -> CurrentState:
     """The database's revision(s) and the repository's heads (``connection``: the database's,
     already open)."""
+    from migratectl.revision_graph import read_heads
+
     settings = _settings(settings)
     require_repository(settings)
     url = settings.require_database_url()
-    config = build_config(settings, output)
+    urls = database_urls(settings)
+    graph = read_heads(settings)  # without Alembic, when the files allow
     with translate_errors(settings):
-        script = script_directory(config)
-        heads = list(script.get_heads())
-        urls = database_urls(settings)
         all_heads = read_all_heads(settings, connection)
-        for db_heads in all_heads.values():
-            _check_known(script, db_heads, settings)
+    if graph is not None and all(rev in graph[1] for revs in all_heads.values() for rev in revs):
+        heads = graph[0]
+    else:  # Alembic reads the files, and names what is wrong with them or the database
+        config = build_config(settings, output)
+        with translate_errors(settings):
+            script = script_directory(config)
+            heads = list(script.get_heads())
+            for db_heads in all_heads.values():
+                _check_known(script, db_heads, settings)
     binds = {name: (mask_url(urls[name]), revs) for name, revs in all_heads.items() if name}
     return CurrentState(mask_url(url), all_heads[""], heads, binds=binds)
 

@@ -7,7 +7,6 @@ by another tool, such as pytest-alembic), and runs offline or online.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import re
@@ -248,6 +247,8 @@ def run_with_connections(
     """
     engines = {name: make_engine(url, readonly=readonly) for name, url in urls.items()}
     if any(hasattr(engine, "sync_engine") for engine in engines.values()):
+        import asyncio
+
         return asyncio.run(_run_async(engines, urls, fn))
     with ExitStack() as stack:
         for engine in engines.values():
