@@ -706,16 +706,55 @@ def check(settings: Settings | None = None, *, output: Output | None = None) -> 
     if is_multidb(settings):
         return _check(settings, output, None)
     require_repository(settings)
-    # One connection for both questions (behind a slow network each costs round trips).
-    return runtime.run_with_connection(
-        settings.require_database_url(),
-        lambda connection: _check(settings, output, connection),
-        readonly=True,
+    url = settings.require_database_url()
+    if not runtime.connects_over_network(url):
+        return runtime.run_with_connection(
+            url, lambda connection: _check(settings, output, connection), readonly=True
+        )
+    # One connection for both questions. Behind a network, connecting and reading the
+    # catalogue is mostly waiting: a thread does it while this one imports the models.
+    with runtime.connection_ahead(url, lambda connection: _read_ahead(settings, connection)) as (
+        wait
+    ):
+        _import_ahead(settings)
+        with translate_errors(settings):
+            connection, heads = wait()
+        return _check(settings, output, connection, heads)
+
+
+def _read_ahead(settings: Settings, connection: Any) -> dict[str, list[str]]:
+    """The version table, then the catalogue as autogenerate will ask for it."""
+    from migratectl.reflection import prefetch
+
+    heads = read_all_heads(settings, connection)
+    options = _version_table_options(settings)
+    prefetch(
+        connection,
+        version_table=options.get("version_table", "alembic_version"),
+        version_table_schema=options.get("version_table_schema"),
     )
+    return heads
 
 
-def _check(settings: Settings, output: Output | None, connection: Any) -> CheckResult:
-    state = current(settings, output=output, connection=connection)
+def _import_ahead(settings: Settings) -> None:
+    """Import what the comparison will use: Alembic's autogenerate and the models. A failure
+    is left for the comparison to report, as it would without this."""
+    try:
+        import alembic.autogenerate  # noqa: F401
+
+        if settings.models:
+            runtime.load_target_metadata(settings.models, settings)
+    except Exception:
+        return
+
+
+def _check(
+    settings: Settings,
+    output: Output | None,
+    connection: Any,
+    heads: dict[str, list[str]] | None = None,
+) -> CheckResult:
+    state = _current(settings, output, connection, heads)
     config = build_config(settings, output)
     with translate_errors(settings):
         script = script_directory(config)
@@ -894,15 +933,25 @@ def current(
 ) -> CurrentState:
     """The database's revision(s) and the repository's heads (``connection``: the database's,
     already open)."""
+    return _current(_settings(settings), output, connection)
+
+
+def _current(
+    settings: Settings,
+    output: Output | None,
+    connection: Any,
+    all_heads: dict[str, list[str]] | None = None,
+) -> CurrentState:
+    """``current``, given the databases' revisions when they were read already."""
     from migratectl.revision_graph import read_heads
 
-    settings = _settings(settings)
     require_repository(settings)
     url = settings.require_database_url()
     urls = database_urls(settings)
     graph = read_heads(settings)  # without Alembic, when the files allow
-    with translate_errors(settings):
-        all_heads = read_all_heads(settings, connection)
+    if all_heads is None:
+        with translate_errors(settings):
+            all_heads = read_all_heads(settings, connection)
     if graph is not None and all(rev in graph[1] for revs in all_heads.values() for rev in revs):
         heads = graph[0]
     else:  # Alembic reads the files, and names what is wrong with them or the database

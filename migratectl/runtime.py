@@ -285,14 +285,70 @@ async def _run_async(
 
 @contextmanager
 def _connect(engine: Engine, name: str, url_text: str) -> Iterator[Connection]:
+    connection = _open(engine, name, url_text)
+    with connection:
+        yield connection
+
+
+def _open(engine: Engine, name: str, url_text: str) -> Connection:
     from sqlalchemy.exc import DBAPIError
 
     try:
-        connection = engine.connect()
+        return engine.connect()
     except (DBAPIError, OSError) as exc:
         raise _database_error(exc, url_text, name) from exc
-    with connection:
-        yield connection
+
+
+def connects_over_network(url_text: str) -> bool:
+    """A server database with a sync driver: connecting and reading are mostly waiting."""
+    from sqlalchemy.exc import NoSuchModuleError
+
+    url = parse_url(url_text)
+    try:
+        return url.get_backend_name() != "sqlite" and not url.get_dialect().is_async
+    except (NoSuchModuleError, ImportError):
+        return False  # the usual path reports it
+
+
+@contextmanager
+def connection_ahead(
+    url_text: str, read: Callable[[Connection], T]
+) -> Iterator[Callable[[], tuple[Connection, T]]]:
+    """Connect (read-only) to ``url_text`` and call ``read`` on the connection in a thread,
+    while the caller goes on with its own work (importing the models). The function yielded
+    waits for the thread and returns the connection and what ``read`` returned, or raises
+    what connecting or reading raised. The connection is closed on leaving.
+    """
+    import threading
+
+    engine = make_engine(url_text, readonly=True)
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["connection"] = _open(engine, "", url_text)
+            outcome["value"] = read(outcome["connection"])
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, name="migratectl-connect", daemon=True)
+    thread.start()
+
+    def wait() -> tuple[Connection, T]:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["connection"], outcome["value"]
+
+    try:
+        yield wait
+    finally:
+        # Interrupted while the thread still waits on the network: the process is ending,
+        # and the daemon thread with it; otherwise the connection is closed here.
+        if not thread.is_alive():
+            if "connection" in outcome:
+                outcome["connection"].close()
+            engine.dispose()
 
 
 # --------------------------------------------------------------------------- env.py

@@ -435,3 +435,93 @@ def test_query_count_does_not_grow_with_tables_on_postgresql(
     assert counts[(50, False)] - counts[(5, False)] >= 45, counts
     assert counts[(50, True)] - counts[(5, True)] <= 2, counts
     assert counts[(50, True)] < 30, counts
+
+
+# --------------------------------------------------------------------------- read ahead
+
+
+def compared_after_prefetch(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, dict[str, object]]:
+    """What `check` does behind a network: the catalogue read ahead on the connection, then
+    the comparison on that connection. Also returns the answers no call asked for."""
+    from alembic.autogenerate import render_python_code
+
+    monkeypatch.setenv(reflection.SWITCH, "1")
+    settings = load_settings(config=str(project.path / "migratectl.toml"))
+    engine = project.engine()
+    try:
+        with engine.connect() as connection:
+            reflection.prefetch(
+                connection, version_table="alembic_version", version_table_schema=None
+            )
+            prefetched = connection.info[reflection.PREFETCHED]
+            assert prefetched.answers, "nothing was read ahead"
+            parts = []
+            for ops in api.compare(settings, connection=connection):
+                parts.append(render_python_code(ops))
+                parts.append(render_python_code(ops.reverse()))
+            assert reflection.PREFETCHED not in connection.info
+    finally:
+        engine.dispose()
+    return "\n# ---\n".join(parts), dict(prefetched.answers)
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_catalogue_read_ahead_finds_what_alembic_finds(
+    project: Project, monkeypatch: pytest.MonkeyPatch, scenario: str
+) -> None:
+    setup, models, configure, _ = SCENARIOS[scenario]
+    prepare(project, setup, models, configure)
+
+    alembic_alone = compared(project, monkeypatch, bulk=False)
+    ahead, unasked = compared_after_prefetch(project, monkeypatch)
+
+    assert ahead == alembic_alone
+    assert unasked == {}, f"read ahead but asked differently: {sorted(unasked)}"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_catalogue_read_ahead_with_other_schemas(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """include_schemas: the default schema's answers are used, the others asked as usual."""
+    prepare(project, schemas_changed, SCHEMAS_MODELS, "include_schemas = true\n")
+
+    ahead, _ = compared_after_prefetch(project, monkeypatch)
+
+    assert ahead == compared(project, monkeypatch, bulk=False)
+
+
+def test_an_answer_read_ahead_is_given_once_and_only_to_the_same_question(
+    project: Project,
+) -> None:
+    prepare(project, tables_added_and_removed, "")
+    engine = project.engine()
+    try:
+        with engine.connect() as connection:
+            reflection.prefetch(
+                connection, version_table="alembic_version", version_table_schema=None
+            )
+            prefetched = connection.info.pop(reflection.PREFETCHED)
+            dialect = connection.dialect
+            prefetched.serve(dialect)
+            inspector = sa.inspect(connection)
+            with counted_queries() as statements:
+                assert set(inspector.get_table_names()) == {"users", "legacy"}
+                assert set(inspector.get_multi_columns(filter_names=["users"])) == {
+                    (None, "users")
+                }  # asked differently: from the database
+            asked_differently = len(statements)
+            with counted_queries() as statements:
+                columns = inspector.get_multi_columns(filter_names=["users", "legacy"])
+            assert len(statements) == 0  # read ahead: no query
+            assert {name for _, name in columns} == {"users", "legacy"}
+            assert "get_multi_columns" not in prefetched.answers
+            with counted_queries() as statements:
+                again = inspector.get_multi_columns(filter_names=["users", "legacy"])
+            assert statements  # given once: now the database
+            assert again.keys() == columns.keys()
+            assert asked_differently > 0
+    finally:
+        engine.dispose()
