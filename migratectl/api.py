@@ -754,14 +754,7 @@ def _check(
     connection: Any,
     heads: dict[str, list[str]] | None = None,
 ) -> CheckResult:
-    state = _current(settings, output, connection, heads)
-    config = build_config(settings, output)
-    with translate_errors(settings):
-        script = script_directory(config)
-        by_database = {
-            name: [s.revision for s in _pending(script, revs)]
-            for name, (_, revs) in state.databases().items()
-        }
+    state, by_database = _pending_by_database(settings, output, connection, heads)
     pending = list(dict.fromkeys(rev for revs in by_database.values() for rev in revs))
     if pending:
         behind = {name: revs for name, revs in by_database.items() if revs}
@@ -773,6 +766,25 @@ def _check(
         prefix = f"[{name or 'default'}] " if multidb else ""
         operations.extend(prefix + line for line in describe_operations(ops))
     return CheckResult(state.database, operations=operations, pending=[])
+
+
+def _pending_by_database(
+    settings: Settings,
+    output: Output | None,
+    connection: Any,
+    heads: dict[str, list[str]] | None,
+) -> tuple[CurrentState, dict[str, list[str]]]:
+    """Each database's pending revisions. The scripts loaded here are let go before the
+    comparison loads them again (a large initial revision is megabytes of code)."""
+    with translate_errors(settings):
+        script = script_directory(build_config(settings, output))
+    state = _current(settings, output, connection, heads, script=script)
+    with translate_errors(settings):
+        by_database = {
+            name: [s.revision for s in _pending(script, revs)]
+            for name, (_, revs) in state.databases().items()
+        }
+    return state, by_database
 
 
 def edit(settings: Settings | None = None, rev: str = "head") -> Path:
@@ -941,23 +953,26 @@ def _current(
     output: Output | None,
     connection: Any,
     all_heads: dict[str, list[str]] | None = None,
+    *,
+    script: ScriptDirectory | None = None,
 ) -> CurrentState:
-    """``current``, given the databases' revisions when they were read already."""
+    """``current``, given the databases' revisions when they were read already, and the
+    scripts when the caller loaded them with Alembic already."""
     from migratectl.revision_graph import read_heads
 
     require_repository(settings)
     url = settings.require_database_url()
     urls = database_urls(settings)
-    graph = read_heads(settings)  # without Alembic, when the files allow
+    graph = None if script is not None else read_heads(settings)  # without Alembic if it can
     if all_heads is None:
         with translate_errors(settings):
             all_heads = read_all_heads(settings, connection)
     if graph is not None and all(rev in graph[1] for revs in all_heads.values() for rev in revs):
         heads = graph[0]
     else:  # Alembic reads the files, and names what is wrong with them or the database
-        config = build_config(settings, output)
         with translate_errors(settings):
-            script = script_directory(config)
+            if script is None:
+                script = script_directory(build_config(settings, output))
             heads = list(script.get_heads())
             for db_heads in all_heads.values():
                 _check_known(script, db_heads, settings)

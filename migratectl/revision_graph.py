@@ -34,6 +34,9 @@ _UNSUPPORTED_OPTIONS = ("script_location", "sourceless", "recursive_version_loca
 # Alembic's path_separator values (alembic.config.Config._get_file_separator_char).
 _PATH_SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
 _BUILTINS = frozenset(dir(builtins))
+# Parsing costs about a second and 120 MB per megabyte of source, while Alembic imports a file
+# from its cached bytecode in a millisecond: past this much source, Alembic is the cheaper way.
+SOURCE_LIMIT = 200_000
 
 
 class _NotPlain(Exception):
@@ -62,12 +65,14 @@ def version_locations(settings: Settings) -> list[Path]:
 
 def read_heads(settings: Settings) -> tuple[list[str], set[str]] | None:
     """The repository's heads (in Alembic's order) and every revision id, or None when Alembic
-    must read the files (see the module's docstring)."""
+    must read the files (see the module's docstring, and SOURCE_LIMIT)."""
     if settings.configure_hooks or any(key in settings.alembic for key in _UNSUPPORTED_OPTIONS):
         return None  # a hook may move the scripts anywhere
     try:
-        revisions = [_read_file(path) for path in _revision_files(settings)]
-        return _heads(revisions)
+        paths = list(_revision_files(settings))
+        if sum(path.stat().st_size for path in paths) > SOURCE_LIMIT:
+            return None
+        return _heads([_read_file(path) for path in paths])
     except (_NotPlain, OSError, SyntaxError, ValueError):
         return None
 

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_imports import imported_modules, tops
 
+from migratectl import revision_graph
 from migratectl.api import build_config
 from migratectl.revision_graph import read_heads
 from migratectl.settings import load_settings
@@ -279,3 +280,17 @@ def test_stamped_revision_unknown_to_the_files(sqlite_project: Project) -> None:
     result = project.run_cli("current")
     assert result.exit_code == 2
     assert "The database is at revision 'fff'" in result.stderr
+
+
+def test_large_histories_are_left_to_alembic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past SOURCE_LIMIT bytes of source, Alembic's cached bytecode is cheaper than parsing."""
+    (tmp_path / "migratectl.toml").write_text('database_url = "sqlite:///app.db"\n')
+    versions = tmp_path / "migrations" / "versions"
+    size = write_revision(versions, "a.py", "aaa", None).stat().st_size
+    write_revision(versions, "b.py", "bbb", "aaa")
+    monkeypatch.setattr(revision_graph, "SOURCE_LIMIT", 2 * size + 100)
+    assert our_view(tmp_path) == (["bbb"], {"aaa", "bbb"})
+    monkeypatch.setattr(revision_graph, "SOURCE_LIMIT", 2 * size - 100)
+    assert our_view(tmp_path) is None
