@@ -230,15 +230,20 @@ def test_hooks_and_unusual_layouts_are_left_to_alembic(tmp_path: Path) -> None:
     assert our_view(tmp_path) is None
 
 
-def test_current_without_alembic_and_with_it(sqlite_project: Project) -> None:
-    """The real command: a plain repository is read without importing Alembic; a file that
-    is not plain brings Alembic in, and its errors (file and line) are what the user sees."""
-    project = sqlite_project
+def upgraded_to_a_first_revision(project: Project) -> Project:
+    """A repository with revision aaa, applied, through the real command."""
     project.config()
     project.models("")
     assert project.run_cli("init").exit_code == 0
     assert project.run_cli("revision", "-m", "first", "--rev-id", "aaa").exit_code == 0
     assert project.run_cli("upgrade").exit_code == 0
+    return project
+
+
+def test_current_without_alembic_and_with_it(sqlite_project: Project) -> None:
+    """The real command: a plain repository is read without importing Alembic; a file that
+    is not plain brings Alembic in, and its errors (file and line) are what the user sees."""
+    project = upgraded_to_a_first_revision(sqlite_project)
     assert project.run_cli("revision", "-m", "second", "--rev-id", "bbb").exit_code == 0
 
     result = project.run_cli("current")
@@ -270,12 +275,7 @@ def test_current_without_alembic_and_with_it(sqlite_project: Project) -> None:
 
 
 def test_stamped_revision_unknown_to_the_files(sqlite_project: Project) -> None:
-    project = sqlite_project
-    project.config()
-    project.models("")
-    assert project.run_cli("init").exit_code == 0
-    assert project.run_cli("revision", "-m", "first", "--rev-id", "aaa").exit_code == 0
-    assert project.run_cli("upgrade").exit_code == 0
+    project = upgraded_to_a_first_revision(sqlite_project)
     project.query("UPDATE alembic_version SET version_num = 'fff'")
     result = project.run_cli("current")
     assert result.exit_code == 2
