@@ -338,10 +338,13 @@ def _run(fn: Callable[..., Any], inv: Invocation, kwargs: dict[str, Any]) -> Non
         _render_error(inv, exc)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        inv.output.error(
-            "Interrupted. The revision that was running was rolled back where the database "
-            "allows it; the lock is released."
-        )
+        if fn.__name__ in ("upgrade", "downgrade", "stamp"):
+            inv.output.error(
+                "Interrupted. The revision that was running was rolled back where the "
+                "database allows it; the lock is released."
+            )
+        else:  # nothing ran that a rollback or a lock would concern
+            inv.output.error("Interrupted.")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:  # a bug, or an error nobody translated: still no raw traceback
         if inv.options.verbose:

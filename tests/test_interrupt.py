@@ -68,11 +68,13 @@ WAITS = {
 }
 
 
-def start_upgrade(project: Project, started: Path) -> subprocess.Popen[str]:
+def start_upgrade(
+    project: Project, started: Path, command: str = "upgrade"
+) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in _ISOLATED_ENV}
     env.update(NO_COLOR="1", PYTHONDONTWRITEBYTECODE="1", SLOW_REVISION_STARTED=str(started))
     return subprocess.Popen(
-        [migratectl_command(), "upgrade"],
+        [migratectl_command(), command],
         cwd=project.path,
         env=env,
         stdout=subprocess.PIPE,
@@ -89,7 +91,7 @@ def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 120) -> N
     while not path.exists():
         if proc.poll() is not None:
             out, err = proc.communicate()
-            pytest.fail(f"upgrade ended (exit {proc.returncode}) before the revision: {out}{err}")
+            pytest.fail(f"the command ended (exit {proc.returncode}) too early: {out}{err}")
         if time.monotonic() > deadline:
             proc.kill()
             pytest.fail("the slow revision never started")
@@ -145,3 +147,36 @@ def test_ctrl_c_rolls_back_the_running_revision(
     assert "Waiting for the migration lock" not in rerun.stderr
     assert project.version() == [REV2]
     assert "slow" in project.tables()
+
+
+def test_ctrl_c_during_check_claims_nothing_and_writes_nothing(
+    project: Project, tmp_path: Path
+) -> None:
+    """Interrupted while `check` imports the models (on a server, while its other thread
+    connects and reads the catalogue): exit 130, one line, no traceback, nothing written."""
+    project.models(
+        """
+        import os, pathlib, time
+
+        class User(Base):
+            __tablename__ = "users"
+            id: Mapped[int] = mapped_column(primary_key=True)
+
+        if os.environ.get("SLOW_REVISION_STARTED"):
+            pathlib.Path(os.environ["SLOW_REVISION_STARTED"]).touch()
+            time.sleep(120)
+        """
+    )
+    project.config()
+    assert project.run("init").exit_code == 0
+    started = tmp_path / "started"
+    proc = start_upgrade(project, started, "check")
+    wait_for(started, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in out + err
+    assert err.strip() == "Error: Interrupted.", err
+    assert out == ""
+    assert project.tables() == set()
