@@ -20,7 +20,7 @@ def import_module(module_name: str, *, what: str) -> Any:
         if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
             raise ConfigError(
                 f'Cannot import {what} "{module_name}": no module named "{exc.name}".',
-                hint="Check the module path and sys_path in migratectl.toml "
+                hint="Check the module path and the sys_path setting "
                 "(the configuration file's folder is on sys.path).",
             ) from None
         raise ConfigError(
