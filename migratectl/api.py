@@ -413,12 +413,10 @@ def _create_date(script: Script) -> str | None:
     return match.group(1).strip() if match else None
 
 
-def _version_table_options(settings: Settings) -> dict[str, Any]:
-    return {
-        key: settings.configure[key]
-        for key in ("version_table", "version_table_schema")
-        if key in settings.configure
-    }
+def _version_table(settings: Settings) -> tuple[str, str | None]:
+    """The version table's name and schema, from ``[configure]`` (Alembic's defaults)."""
+    configure = settings.configure
+    return configure.get("version_table", "alembic_version"), configure.get("version_table_schema")
 
 
 def is_multidb(settings: Settings) -> bool:
@@ -443,9 +441,7 @@ def read_all_heads(settings: Settings, connection: Any = None) -> dict[str, list
     ``connection``: the (only) database's, already open. The version table is read as
     Alembic's MigrationContext reads it, without importing Alembic.
     """
-    options = _version_table_options(settings)
-    name = options.get("version_table", "alembic_version")
-    schema = options.get("version_table_schema")
+    name, schema = _version_table(settings)
 
     def read(connections: dict[str, Any]) -> dict[str, list[str]]:
         from sqlalchemy import column, select, table
@@ -727,12 +723,10 @@ def _read_ahead(settings: Settings, connection: Any) -> dict[str, list[str]]:
     from migratectl.reflection import prefetch
 
     heads = read_all_heads(settings, connection)
-    options = _version_table_options(settings)
-    prefetch(
-        connection,
-        version_table=options.get("version_table", "alembic_version"),
-        version_table_schema=options.get("version_table_schema"),
-    )
+    if not settings.configure.get("include_schemas"):
+        # With every schema compared Alembic asks its questions otherwise: nothing to serve.
+        name, schema = _version_table(settings)
+        prefetch(connection, version_table=name, version_table_schema=schema)
     return heads
 
 

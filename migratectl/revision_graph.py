@@ -28,7 +28,6 @@ from migratectl.settings import Settings
 # Alembic's own file filter without `sourceless` (alembic/script/base.py).
 _SOURCE_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
 _ILLEGAL_ID_CHARACTERS = frozenset("@-+:")
-_KEYS = ("revision", "down_revision", "branch_labels", "depends_on")
 # Alembic options under which the files or their places differ from the plain layout.
 _UNSUPPORTED_OPTIONS = ("script_location", "sourceless", "recursive_version_locations")
 # Alembic's path_separator values (alembic.config.Config._get_file_separator_char).
