@@ -14,7 +14,7 @@ from the current directory and environment, as the CLI does) and an optional
 from __future__ import annotations
 
 import argparse
-import logging
+import functools
 import os
 import re
 import shlex
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from migratectl import runtime
 from migratectl.errors import (
@@ -34,6 +34,7 @@ from migratectl.errors import (
     UsageError,
 )
 from migratectl.output import Output, mask_url
+from migratectl.project import project_environment
 from migratectl.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -119,6 +120,25 @@ class StatusResult:
 
 def _settings(settings: Settings | None) -> Settings:
     return settings if settings is not None else load_settings()
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def in_project(
+    command: Callable[Concatenate[Settings | None, P], R],
+) -> Callable[Concatenate[Settings | None, P], R]:
+    """Run ``command`` inside the project: its folders on sys.path and its ``run_within``
+    entered, around everything that loads env.py, revisions, models and hooks."""
+
+    @functools.wraps(command)
+    def run(settings: Settings | None = None, *args: P.args, **kwargs: P.kwargs) -> R:
+        resolved = _settings(settings)
+        with project_environment(resolved):
+            return command(resolved, *args, **kwargs)
+
+    return run
 
 
 def require_repository(settings: Settings) -> None:
@@ -370,25 +390,20 @@ def _command_error(
 
 
 @contextmanager
-def alembic_logging(output: Output) -> Iterator[None]:
-    """Alembic's log lines: all of them with -v, otherwise just "Running upgrade …"."""
-    logger = logging.getLogger("alembic")
-    handler: logging.Handler
-    if output.verbose:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)-5.5s [%(name)s] %(message)s"))
-    else:
-        handler = runtime.AlembicLogRelay(output)
-    previous = (logger.level, logger.propagate)
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+def alembic_logging(output: Output, config: Config | None = None) -> Iterator[None]:
+    """Alembic's log lines: all of them with -v, otherwise just "Running upgrade …", whatever
+    the application's logging configuration (env.py takes the hold again through
+    ``config``, once the application is imported)."""
+    from migratectl.logs import AlembicLogging
+
+    hold = AlembicLogging(output)
+    if config is not None:
+        config.attributes[runtime.LOGGING] = hold
+    hold.take()
     try:
         yield
     finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous[0])
-        logger.propagate = previous[1]
+        hold.release()
 
 
 def revision_info(script: Script) -> RevisionInfo:
@@ -514,6 +529,7 @@ def init(
     return scaffold.create_repository(settings, multidb=multidb, template=template, package=package)
 
 
+@in_project
 def revision(
     settings: Settings | None = None,
     *,
@@ -537,7 +553,7 @@ def revision(
     require_repository(settings)
     config = build_config(settings, output, autogenerate=autogenerate)
     revisions = [head, *(depends_on or [])]
-    with translate_errors(settings, user_revisions=revisions), alembic_logging(output):
+    with translate_errors(settings, user_revisions=revisions), alembic_logging(output, config):
         scripts = command.revision(
             config,
             message=message,
@@ -573,6 +589,7 @@ def _after_all_databases(
     return when_complete
 
 
+@in_project
 def migrate(
     settings: Settings | None = None,
     *,
@@ -644,7 +661,7 @@ def compare(settings: Settings, output: Output | None = None, connection: Any = 
     config = build_config(settings, output, autogenerate=True)
     if connection is not None:
         config.attributes["connection"] = connection
-    with translate_errors(settings), alembic_logging(output or Output()):
+    with translate_errors(settings), alembic_logging(output or Output(), config):
         command.revision(
             config,
             autogenerate=True,
@@ -696,6 +713,7 @@ def _qualified(schema: str | None, name: str) -> str:
     return f"{schema}.{name}" if schema else name
 
 
+@in_project
 def check(settings: Settings | None = None, *, output: Output | None = None) -> CheckResult:
     """Do the models and the database agree, and is the database at head?"""
     settings = _settings(settings)
@@ -781,6 +799,7 @@ def _pending_by_database(
     return state, by_database
 
 
+@in_project
 def edit(settings: Settings | None = None, rev: str = "head") -> Path:
     """Open a revision in ``$EDITOR``."""
     settings = _settings(settings)
@@ -814,6 +833,7 @@ def edit(settings: Settings | None = None, rev: str = "head") -> Path:
     return path
 
 
+@in_project
 def merge(
     settings: Settings | None = None,
     revisions: Sequence[str] = ("heads",),
@@ -855,10 +875,11 @@ def _run_versioning(
     config.attributes[runtime.TARGETS] = list(user_revisions)
     if settings.database_url:
         output.add_secret(runtime.parse_url(settings.database_url).password)
-    with translate_errors(settings, user_revisions=user_revisions), alembic_logging(output):
+    with translate_errors(settings, user_revisions=user_revisions), alembic_logging(output, config):
         action(config)
 
 
+@in_project
 def upgrade(
     settings: Settings | None = None,
     rev: str = "head",
@@ -882,6 +903,7 @@ def upgrade(
     )
 
 
+@in_project
 def downgrade(
     settings: Settings | None = None,
     rev: str = "-1",
@@ -907,6 +929,7 @@ def downgrade(
     )
 
 
+@in_project
 def stamp(
     settings: Settings | None = None,
     revisions: Sequence[str] = ("head",),
@@ -934,6 +957,7 @@ def stamp(
     )
 
 
+@in_project
 def current(
     settings: Settings | None = None, *, output: Output | None = None, connection: Any = None
 ) -> CurrentState:
@@ -974,6 +998,7 @@ def _current(
     return CurrentState(mask_url(url), all_heads[""], heads, binds=binds)
 
 
+@in_project
 def status(
     settings: Settings | None = None, *, sql: bool = False, output: Output | None = None
 ) -> StatusResult:
@@ -1003,12 +1028,13 @@ def status(
         start = ",".join(state.current) if state.current else "base"
         # Nothing runs, so no "Upgrade a -> b" progress lines (they would say otherwise).
         silent = Output(quiet=True, verbose=bool(output and output.verbose))
-        with translate_errors(settings), alembic_logging(silent):
+        with translate_errors(settings), alembic_logging(silent, config):
             command.upgrade(config, f"{start}:heads", sql=True)
         result.sql = buffer.getvalue()
     return result
 
 
+@in_project
 def adopt(
     settings: Settings | None = None,
     *,
@@ -1025,6 +1051,7 @@ def adopt(
     )
 
 
+@in_project
 def verify(
     settings: Settings | None = None,
     *,
@@ -1038,6 +1065,7 @@ def verify(
     return verify_history(_settings(settings), scratch_url=scratch_url, output=output)
 
 
+@in_project
 def history(
     settings: Settings | None = None,
     rev_range: str | None = None,
@@ -1073,6 +1101,7 @@ def history(
     return revisions, current_heads
 
 
+@in_project
 def show(settings: Settings | None = None, rev: str = "head") -> list[RevisionInfo]:
     """The revision(s) ``rev`` names."""
     settings = _settings(settings)
@@ -1086,6 +1115,7 @@ def show(settings: Settings | None = None, rev: str = "head") -> list[RevisionIn
     return found
 
 
+@in_project
 def heads(
     settings: Settings | None = None, *, resolve_dependencies: bool = False
 ) -> list[RevisionInfo]:
@@ -1103,6 +1133,7 @@ def heads(
     return [revision_info(s) for s in found if s is not None]
 
 
+@in_project
 def branches(settings: Settings | None = None) -> list[RevisionInfo]:
     """The branch points: revisions with more than one revision after them."""
     settings = _settings(settings)
@@ -1114,6 +1145,7 @@ def branches(settings: Settings | None = None) -> list[RevisionInfo]:
     return [revision_info(s) for s in found]
 
 
+@in_project
 def lint(settings: Settings | None = None, rev_range: str | None = None) -> LintResult:
     """The operations in the ``upgrade()`` of the revisions in ``rev_range`` (Alembic's
     ``start:end``, default all) that lose data or lock tables. Reads no database."""

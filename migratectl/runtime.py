@@ -7,7 +7,6 @@ by another tool, such as pytest-alembic), and runs offline or online.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import traceback
@@ -38,6 +37,7 @@ AUTOGENERATE = "migratectl.autogenerate"  # True: load the models for a comparis
 WRITES = "migratectl.writes"  # False: the command only reads (no file, no version table)
 LOCK_TIMEOUT = "migratectl.lock_timeout"  # seconds, or None for no lock
 TARGETS = "migratectl.targets"  # the revisions upgrade / downgrade / stamp were given
+LOGGING = "migratectl.logging"  # migratectl.logs.AlembicLogging, the hold on Alembic's loggers
 
 
 # The drivers migratectl's extras install: (backend, async) -> (drivername, extra).
@@ -446,11 +446,14 @@ _RELATIVE_SUFFIX = re.compile(r"[+-]\d+$")
 def check_targets(context: Any) -> None:
     """Resolve the revisions the command was given before connecting, so an unknown one (or
     "head" among several heads) is refused before anything is written: no SQLite file, no
-    lock file, no version table (MySQL's DDL would keep one)."""
+    lock file, no version table (MySQL's DDL would keep one). The revision files are all
+    loaded here, before the run: one that imports the application (and its logging set-up)
+    has done so before migratectl's output takes Alembic's log lines again."""
     from alembic.script.revision import RevisionError
     from alembic.util import CommandError
 
     script: ScriptDirectory = context.script
+    script.get_heads()
     for target in context.config.attributes.get(TARGETS) or ():
         for token in str(target).split(":"):
             token = token.strip()
@@ -471,6 +474,14 @@ def check_targets(context: Any) -> None:
             raise CommandError(str(error)) from None
 
 
+def reclaim_logging(context: Any) -> None:
+    """Route Alembic's log lines to migratectl's output again: env.py, the models or the
+    application they import may have configured logging since the command started."""
+    hold = context.config.attributes.get(LOGGING)
+    if hold is not None:
+        hold.take()
+
+
 def run_migrations(context: Any, **overrides: Any) -> None:
     """Run this migration repository's migrations: the body of a migratectl env.py.
 
@@ -484,6 +495,7 @@ def run_migrations(context: Any, **overrides: Any) -> None:
     options = configure_options(settings, overrides)
     if wants_models(context) and "target_metadata" not in overrides:
         options["target_metadata"] = load_target_metadata(settings.models, settings)
+    reclaim_logging(context)
 
     if context.is_offline_mode():
         url = settings.require_database_url()
@@ -567,7 +579,11 @@ def _configure_and_run(
     progress = _RevisionProgress(output)
     options = dict(options)
     options["on_version_apply"] = _chain(
-        log.revision_done, progress.revision_done, options.get("on_version_apply")
+        log.revision_done,
+        progress.revision_done,
+        # A revision may import the application (and its logging set-up) as it runs.
+        lambda **_: reclaim_logging(context),
+        options.get("on_version_apply"),
     )
     if owns_engine and connection.dialect.name == "sqlite":
         options.setdefault("transactional_ddl", True)
@@ -795,28 +811,6 @@ def _relative(path: str) -> str:
         return path
 
 
-class AlembicLogRelay(logging.Handler):
-    """Shows Alembic's "Running upgrade a -> b, message" lines without its other chatter."""
-
-    def __init__(self, output: Output) -> None:
-        super().__init__(logging.INFO)
-        self.output = output
-
-    # Alembic's step names, as shown: "Running stamp_revision  -> ab12" -> "Stamp <base> -> ab12"
-    _STEPS = {"upgrade": "Upgrade", "downgrade": "Downgrade", "stamp_revision": "Stamp"}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if not message.startswith("Running "):
-            return
-        step, _, rest = message[len("Running ") :].partition(" ")
-        moves, comma, doc = rest.partition(", ")
-        source, arrow, target = moves.partition(" -> ")
-        if arrow:
-            rest = f"{source.strip() or '<base>'} -> {target.strip() or '<base>'}{comma}{doc}"
-        self.output.info(f"{self._STEPS.get(step, step)} {rest.strip()}")
-
-
 # --------------------------------------------------------------------------- several databases
 
 
@@ -867,6 +861,7 @@ def run_multidb_migrations(context: Any, **overrides: Any) -> None:
         metadata = {
             name: load_target_metadata(_models_of(settings, name), settings) for name in urls
         }
+    reclaim_logging(context)
     output: Output = config.attributes.get(OUTPUT) or Output()
 
     def options_for(name: str) -> dict[str, Any]:

@@ -43,6 +43,7 @@ _STRING_OR_STRINGS = "a string or a list of strings"
 _TABLE = "a table"
 _IMPORT_PATH = 'an import path "module:function"'
 _BOOL_OR_IMPORT_PATH = 'true, false, or an import path "module:function"'
+_STRING_OR_FALSE = "a string, or false"
 
 TOP_LEVEL_KEYS: dict[str, str] = {
     "database_url": _STRING,
@@ -54,6 +55,8 @@ TOP_LEVEL_KEYS: dict[str, str] = {
     "file_template": _STRING,
     "configure_hook": _STRING_OR_STRINGS,
     "lock_timeout": _NUMBER,
+    "run_within": _IMPORT_PATH,
+    "env_file": _STRING_OR_FALSE,
     "configure": _TABLE,
     "alembic": _TABLE,
     "binds": _TABLE,
@@ -107,6 +110,8 @@ CONFIGURE_RESERVED: dict[str, str] = {
     "fn": "the command",
 }
 
+# postgres:// (what Heroku, Render, Railway and Fly hand out) is SQLAlchemy's postgresql://.
+_POSTGRES_ALIAS = re.compile(r"^postgres(?=(?:\+\w+)?://)")
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # sqlite[+driver]:///relative/path[?query] — four slashes (or none after :///) are absolute.
 _SQLITE_RELATIVE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?!/)(?!:memory:)([^?]+)(\?.*)?$")
@@ -146,6 +151,8 @@ class Settings:
     file_template: str | None = None
     configure_hooks: list[str] = field(default_factory=list)
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    run_within: str | None = None
+    env_file: Path | None = None  # the dotenv file that was read, if any
     configure: dict[str, Any] = field(default_factory=dict)
     alembic: dict[str, Any] = field(default_factory=dict)
     binds: dict[str, BindSettings] = field(default_factory=dict)
@@ -153,6 +160,8 @@ class Settings:
     x_args: list[str] = field(default_factory=list)
     # Where database_url / models came from, for error messages ("flag", "env", file path).
     sources: dict[str, str] = field(default_factory=dict)
+    # True while a command runs inside the project (migratectl.project.project_environment).
+    in_project: bool = False
 
     @property
     def base_dir(self) -> Path:
@@ -247,6 +256,7 @@ def _check_type(key: str, value: Any, expected: str, where: str) -> None:
         _TABLE: isinstance(value, dict),
         _IMPORT_PATH: isinstance(value, str),
         _BOOL_OR_IMPORT_PATH: isinstance(value, (bool, str)),
+        _STRING_OR_FALSE: isinstance(value, str) or value is False,
     }[expected]
     if not ok:
         raise ConfigError(
@@ -378,6 +388,62 @@ def check_alembic_options(options: Mapping[str, Any], where: str) -> None:
             )
 
 
+def normalize_url(url: str) -> str:
+    """``postgres://…`` -> ``postgresql://…``; every other URL as it is."""
+    return _POSTGRES_ALIAS.sub("postgresql", url, count=1)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables a dotenv file sets; a line that is not ``NAME=value`` is an error naming
+    the line (never its text: it may hold a password)."""
+    import io
+
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start} cannot be decoded).",
+            hint="Save the file as UTF-8.",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raise ConfigError(
+                f"{path}, line {binding.original.line}: not a variable assignment.",
+                hint="Each line of a .env file is NAME=value, a comment (#), or blank; "
+                'quote a value that holds spaces or # (NAME="a value").',
+            )
+    values = dotenv_values(stream=io.StringIO(text), interpolate=True)
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _environment_with_env_file(
+    table: Mapping[str, Any], base: Path, env: Mapping[str, str], where: str
+) -> tuple[Mapping[str, str], Path | None, dict[str, str]]:
+    """The environment with the dotenv file's variables under it (a variable set in the real
+    environment wins), the file read, and the variables it added."""
+    setting = table.get("env_file")
+    if setting is False:
+        return env, None, {}
+    if setting is None:
+        path = base / ".env"
+        if not path.is_file():
+            return env, None, {}
+    else:
+        path = (base / interpolate(setting, "env_file", env)).resolve()
+        if not path.is_file():
+            raise ConfigError(
+                f"env_file in {where} names {path}, which does not exist.",
+                hint="Fix the path (relative to the configuration file), or remove the key.",
+            )
+    added = {name: value for name, value in read_env_file(path).items() if name not in env}
+    return {**added, **env}, path, added
+
+
 def resolve_sqlite_path(url: str, base: Path) -> str:
     """Make a relative SQLite path in ``url`` absolute against ``base``."""
     match = _SQLITE_RELATIVE.match(url)
@@ -426,12 +492,17 @@ def load_settings(
         validate(table, str(config_path))
     base = config_path.parent if config_path is not None else here
     where = str(config_path) if config_path is not None else "defaults"
+    env, env_file, added = _environment_with_env_file(table, base, env, where)
+    if environ is None:
+        # As Flask's CLI does: env.py, the revisions and the application see them too.
+        for name, value in added.items():
+            os.environ.setdefault(name, value)
 
     def from_file(key: str, default: Any = None) -> Any:
         # Interpolated only when used: a value a flag or variable overrides needs no ${VAR}.
         return interpolate(table[key], key, env) if key in table else default
 
-    settings = Settings(config_file=config_path)
+    settings = Settings(config_file=config_path, env_file=env_file)
     sources = settings.sources
 
     # database_url: flag > MIGRATECTL_DATABASE_URL > DATABASE_URL > file
@@ -445,6 +516,8 @@ def load_settings(
     elif "database_url" in table:
         settings.database_url = resolve_sqlite_path(from_file("database_url"), base)
         sources["database_url"] = where
+    if settings.database_url:
+        settings.database_url = normalize_url(settings.database_url)
 
     if models:
         settings.models, sources["models"] = models, "--models"
@@ -481,12 +554,13 @@ def load_settings(
             f"lock_timeout must be a number of seconds, 0 or more (not {settings.lock_timeout:g}).",
             hint=f"Fix lock_timeout in {where}, or pass --lock-timeout.",
         )
+    settings.run_within = from_file("run_within")
     settings.configure = dict(from_file("configure", {}))
     for name, bind in from_file("binds", {}).items():
         url = bind.get("database_url")
         settings.binds[name] = BindSettings(
             name=name,
-            database_url=resolve_sqlite_path(url, base) if url else None,
+            database_url=resolve_sqlite_path(normalize_url(url), base) if url else None,
             models=bind.get("models"),
         )
     settings.x_args = list(x_args or [])
