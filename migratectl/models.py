@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import traceback
+import types
 from typing import TYPE_CHECKING, Any
 
 from migratectl.errors import ConfigError
@@ -81,45 +82,40 @@ def describe_type(value: Any) -> str:
 
 
 def _as_metadata(obj: Any) -> MetaData | None:
+    """``obj`` itself when it is a MetaData, else its ``.metadata`` when that is one."""
     from sqlalchemy import MetaData
 
     if isinstance(obj, MetaData):
         return obj
-    metadata = getattr(obj, "metadata", None)
-    if isinstance(metadata, MetaData):
-        return metadata
-    return None
+    try:
+        metadata = getattr(obj, "metadata", None)
+    except Exception:
+        # Proxies such as Flask's ``current_app`` raise outside their context.
+        return None
+    return metadata if isinstance(metadata, MetaData) else None
 
 
-def _is_declarative_base(obj: Any) -> bool:
-    """A class that other models derive from: ``DeclarativeBase`` subclasses and the like.
+def _reached_metadata(value: Any) -> tuple[MetaData, bool] | None:
+    """The MetaData a module-level name leads to, and whether the name is where it is kept.
 
-    Mapped model classes also carry ``metadata``; they are told apart from their base by
-    being mapped (single-table subclasses have no ``__table__`` of their own, but a mapper).
+    Every name counts: a MetaData, a registry, a declarative base, SQLModel's class,
+    Flask-SQLAlchemy's ``db``, a model class, a Table. Modules do not (``sqlalchemy``, a
+    sub-package): their own names are theirs. The name "keeps" the MetaData when it is the
+    MetaData, or holds it itself rather than through a base class or a Table's parent —
+    so an error lists ``Base`` rather than every model derived from it.
     """
-    from sqlalchemy import inspect
+    from sqlalchemy.sql.schema import SchemaItem
 
-    if not isinstance(obj, type):
-        return False
-    if "__table__" in vars(obj) or "__tablename__" in vars(obj):
-        return False
-    if getattr(obj, "__abstract__", False) and "metadata" not in vars(obj):
-        return False
-    if _as_metadata(obj) is None or not hasattr(obj, "registry"):
-        return False
-    return inspect(obj, raiseerr=False) is None
-
-
-def _metadata_source(value: Any) -> MetaData | None:
-    """The MetaData a module-level object stands for: itself, a base's, a registry's."""
-    from sqlalchemy import MetaData
-    from sqlalchemy.orm import registry
-
-    if isinstance(value, MetaData):
-        return value
-    if isinstance(value, registry) or _is_declarative_base(value):
-        return _as_metadata(value)
-    return None
+    if isinstance(value, types.ModuleType):
+        return None
+    metadata = _as_metadata(value)
+    if metadata is None:
+        return None
+    if isinstance(value, type):
+        keeps = "metadata" in vars(value)
+    else:
+        keeps = not isinstance(value, SchemaItem) or value is metadata
+    return metadata, keeps
 
 
 def resolve_metadata(spec: str) -> MetaData | list[MetaData]:
@@ -150,20 +146,25 @@ def resolve_metadata(spec: str) -> MetaData | list[MetaData]:
             )
         return metadata
 
-    found: dict[int, tuple[MetaData, list[str]]] = {}
+    # One entry per MetaData: the names that keep it, and the names that merely reach it.
+    found: dict[int, tuple[MetaData, list[str], list[str]]] = {}
     for name, value in vars(module).items():
         if name.startswith("__"):
             continue
-        candidate = _metadata_source(value)
-        if candidate is not None:
-            found.setdefault(id(candidate), (candidate, []))[1].append(name)
+        reached = _reached_metadata(value)
+        if reached is not None:
+            metadata, keeps = reached
+            entry = found.setdefault(id(metadata), (metadata, [], []))
+            entry[1 if keeps else 2].append(name)
     if not found:
         raise ConfigError(
             f'The models module "{module_name}" defines no MetaData or declarative base.',
             hint=f'Import your models there, or name one: models = "{module_name}:Base".',
         )
     if len(found) > 1:
-        names = sorted(" / ".join(sorted(names)) for _, names in found.values())
+        names = sorted(
+            " / ".join(sorted(keepers or reachers)) for _, keepers, reachers in found.values()
+        )
         raise ConfigError(
             f'The models module "{module_name}" has {len(found)} separate MetaData: '
             + ", ".join(names)

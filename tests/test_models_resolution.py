@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -283,6 +283,130 @@ def test_auto_discovery_ignores_imported_models_mixins_and_subclasses(write: Wri
     assert tables(metadata) == {"users", "orders"}
 
 
+@pytest.fixture
+def sqlmodel_tables() -> Iterator[None]:
+    """SQLModel keeps one MetaData for the whole process: empty it around the test."""
+    from sqlmodel import SQLModel
+
+    SQLModel.metadata.clear()
+    yield
+    SQLModel.metadata.clear()
+
+
+@pytest.mark.usefixtures("sqlmodel_tables")
+def test_sqlmodel_class_is_found_through_its_import(write: Write) -> None:
+    """A SQLModel project: ``from sqlmodel import SQLModel`` is the only way to the MetaData."""
+    write("fastapi_app/__init__.py", "")
+    write(
+        "fastapi_app/models.py",
+        """
+        from sqlmodel import Field, SQLModel
+
+
+        class HeroBase(SQLModel):  # a schema, not a table: same MetaData, not listed apart
+            name: str
+
+
+        class Hero(HeroBase, table=True):
+            id: int | None = Field(default=None, primary_key=True)
+        """,
+    )
+    from sqlmodel import SQLModel
+
+    metadata = resolve_metadata("fastapi_app.models")
+    assert metadata is SQLModel.metadata
+    assert tables(metadata) == {"hero"}
+    assert resolve_metadata("fastapi_app.models:SQLModel") is SQLModel.metadata
+
+
+def test_flask_sqlalchemy_db_is_found(write: Write) -> None:
+    write(
+        "flask_shop.py",
+        """
+        from flask import current_app, request  # proxies that raise outside an app context
+        from flask_sqlalchemy import SQLAlchemy
+
+        db = SQLAlchemy()
+
+
+        class User(db.Model):
+            id = db.Column(db.Integer, primary_key=True)
+            name = db.Column(db.String(40))
+        """,
+    )
+    import flask_shop
+
+    metadata = resolve_metadata("flask_shop")
+    assert metadata is flask_shop.db.metadata
+    assert tables(metadata) == {"user"}
+    assert resolve_metadata("flask_shop:db") is flask_shop.db.metadata
+
+
+def test_only_model_classes_imported(write: Write) -> None:
+    """The base lives elsewhere; the models module imports only the models from it."""
+    write("legacy_pkg/__init__.py", "")
+    write(
+        "legacy_pkg/base.py",
+        """
+        from sqlalchemy.orm import declarative_base
+
+        Base = declarative_base()
+        """,
+    )
+    write(
+        "legacy_pkg/tables.py",
+        """
+        import sqlalchemy as sa
+
+        from legacy_pkg.base import Base
+
+
+        class Invoice(Base):
+            __tablename__ = "invoices"
+            id = sa.Column(sa.Integer, primary_key=True)
+
+
+        class Line(Base):
+            __tablename__ = "lines"
+            id = sa.Column(sa.Integer, primary_key=True)
+        """,
+    )
+    write(
+        "legacy_pkg/models.py",
+        """
+        import sqlalchemy  # noqa: F401
+        from sqlalchemy import MetaData  # noqa: F401
+
+        from legacy_pkg.tables import Invoice, Line  # noqa: F401
+        """,
+    )
+    import legacy_pkg.base
+
+    metadata = resolve_metadata("legacy_pkg.models")
+    assert metadata is legacy_pkg.base.Base.metadata
+    assert tables(metadata) == {"invoices", "lines"}
+
+
+def test_a_table_reaches_its_metadata(write: Write) -> None:
+    write(
+        "only_table.py",
+        """
+        from core_meta import accounts  # noqa: F401
+        """,
+    )
+    write(
+        "core_meta.py",
+        """
+        import sqlalchemy as sa
+
+        accounts = sa.Table("accounts", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True))
+        """,
+    )
+    import core_meta
+
+    assert resolve_metadata("only_table") is core_meta.accounts.metadata
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -368,6 +492,75 @@ def test_two_declarative_bases_are_listed(write: Write) -> None:
     assert 'The models module "two_bases" has 2 separate MetaData: AuditBase, Base.' in message
     assert "Member" not in message
     assert 'models = "two_bases:AuditBase"' in message
+
+
+def test_metadata_class_and_sqlalchemy_module_do_not_count(write: Write) -> None:
+    write(
+        "imports_only.py",
+        """
+        import sqlalchemy
+        import sqlalchemy as sa
+        import sqlmodel
+        from flask import current_app
+        from sqlalchemy import MetaData, Table
+        from sqlalchemy.orm import DeclarativeBase, registry
+        """,
+    )
+    message = resolve_error("imports_only")
+    assert 'The models module "imports_only" defines no MetaData or declarative base' in message
+
+
+@pytest.mark.usefixtures("sqlmodel_tables")
+def test_two_different_metadata_through_models_are_listed(write: Write) -> None:
+    """SQLModel's MetaData and a declarative base's; the models name their source once."""
+    write(
+        "mixed_models.py",
+        BASE_MODULE
+        + """
+    from sqlmodel import Field, SQLModel
+
+    class Hero(SQLModel, table=True):
+        id: int | None = Field(default=None, primary_key=True)
+
+    class Account(Base):
+        __tablename__ = "accounts"
+        id: Mapped[int] = mapped_column(primary_key=True)
+    """,
+    )
+    message = resolve_error("mixed_models")
+    assert 'The models module "mixed_models" has 2 separate MetaData: Base, SQLModel.' in message
+    assert 'models = "mixed_models:Base"' in message
+
+
+def test_two_metadata_reached_only_through_models_name_the_models(write: Write) -> None:
+    write(
+        "two_sources.py",
+        """
+        import sqlalchemy as sa
+        from sqlalchemy.orm import declarative_base
+
+        A = declarative_base()
+        B = declarative_base()
+
+
+        class Left(A):
+            __tablename__ = "left_side"
+            id = sa.Column(sa.Integer, primary_key=True)
+
+
+        class Right(B):
+            __tablename__ = "right_side"
+            id = sa.Column(sa.Integer, primary_key=True)
+
+
+        class RightToo(B):
+            __tablename__ = "right_too"
+            id = sa.Column(sa.Integer, primary_key=True)
+        """,
+    )
+    write("two_models_only.py", "from two_sources import Left, Right, RightToo  # noqa: F401\n")
+    message = resolve_error("two_models_only")
+    assert "has 2 separate MetaData: Left, Right / RightToo." in message
 
 
 # --------------------------------------------------------------------------- at the CLI
