@@ -154,8 +154,8 @@ def resolve_metadata(spec: str) -> MetaData | list[MetaData]:
         reached = _reached_metadata(value)
         if reached is not None:
             metadata, keeps = reached
-            entry = found.setdefault(id(metadata), (metadata, [], []))
-            entry[1 if keeps else 2].append(name)
+            _, keepers, reachers = found.setdefault(id(metadata), (metadata, [], []))
+            (keepers if keeps else reachers).append(name)
     if not found:
         raise ConfigError(
             f'The models module "{module_name}" defines no MetaData or declarative base.',

@@ -388,6 +388,7 @@ def load_target_metadata(models: str | None, settings: Settings) -> Any:
 def configure_options(settings: Settings, overrides: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments for ``context.configure()``: defaults, ``[configure]``, env.py's."""
     from migratectl.autogen import rewrite_operations
+    from migratectl.autogen.imports import render_item_with_imports
     from migratectl.models import import_callable
 
     options: dict[str, Any] = {
@@ -404,6 +405,8 @@ def configure_options(settings: Settings, overrides: dict[str, Any]) -> dict[str
     options["process_revision_directives"] = _chain(
         rewrite_operations, options.get("process_revision_directives")
     )
+    # Theirs first here: what the user's render_item renders, it also imports.
+    options["render_item"] = render_item_with_imports(options.get("render_item"))
     return options
 
 

@@ -399,7 +399,7 @@ def test_a_table_reaches_its_metadata(write: Write) -> None:
         """
         import sqlalchemy as sa
 
-        accounts = sa.Table("accounts", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True))
+        accounts = sa.Table("accounts", sa.MetaData(), sa.Column("id", sa.Integer))
         """,
     )
     import core_meta
