@@ -318,6 +318,25 @@ def test_user_render_item_in_configure_still_wins(sqlite_project: Project) -> No
     assert sqlite_project.run("check").exit_code == 0
 
 
+def test_render_item_passed_in_env_py_still_wins(sqlite_project: Project) -> None:
+    shop_project(sqlite_project)
+    sqlite_project.write("shop/render.py", USER_RENDER_ITEM)
+    assert sqlite_project.run_cli("init").exit_code == 0
+    env_py = sqlite_project.path / "migrations" / "env.py"
+    env_py.write_text(
+        env_py.read_text().replace(
+            "run_migrations(context)",
+            "from shop.render import render_item\n\n"
+            "run_migrations(context, render_item=render_item)",
+        )
+    )
+    assert sqlite_project.run_cli("migrate", "-m", "products").exit_code == 0
+    script = only_revision(sqlite_project, "products")
+    assert "sa.Column('price', Money(), server_default='0', nullable=False)" in script
+    assert {"from shop.types import Money", "import shop.types"} <= set(import_lines(script))
+    assert sqlite_project.run_cli("upgrade").exit_code == 0
+
+
 def test_user_module_prefix_is_left_to_the_user(sqlite_project: Project) -> None:
     """With Alembic's user_module_prefix the script names no module: nothing is imported."""
     shop_project(sqlite_project, '[configure]\nuser_module_prefix = "types."\n')
