@@ -93,6 +93,9 @@ VECTORS = """
         embedding = mapped_column(Vector(3), server_default=sa.text("'[0,0,0]'"))
         chunks = mapped_column(postgresql.ARRAY(Vector(2)))
         sketch = mapped_column(sa.Text().with_variant(Vector(4), "postgresql"))
+        origin = mapped_column(
+            Vector(2), server_default=sa.cast(sa.literal_column("'[0,0]'"), Vector(2))
+        )
     """
 
 
@@ -121,6 +124,7 @@ def test_pgvector_revision_loads_and_renders_its_sql(project: Project) -> None:
     assert "embedding VECTOR(3) DEFAULT '[0,0,0]'" in offline.stdout
     assert "chunks VECTOR(2)[]" in offline.stdout
     assert "sketch VECTOR(4)" in offline.stdout
+    assert "origin VECTOR(2) DEFAULT CAST('[0,0]' AS VECTOR(2))" in offline.stdout
 
     if not extension_available(project, "vector"):
         return  # the server lacks pgvector: the SQL above is as far as it goes here
