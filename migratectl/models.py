@@ -85,14 +85,14 @@ def _as_metadata(obj: Any) -> MetaData | None:
     """``obj`` itself when it is a MetaData, else its ``.metadata`` when that is one."""
     from sqlalchemy import MetaData
 
-    if isinstance(obj, MetaData):
-        return obj
     try:
+        if isinstance(obj, MetaData):
+            return obj
         metadata = getattr(obj, "metadata", None)
+        return metadata if isinstance(metadata, MetaData) else None
     except Exception:
         # Proxies such as Flask's ``current_app`` raise outside their context.
         return None
-    return metadata if isinstance(metadata, MetaData) else None
 
 
 def _reached_metadata(value: Any) -> tuple[MetaData, bool] | None:
@@ -106,15 +106,17 @@ def _reached_metadata(value: Any) -> tuple[MetaData, bool] | None:
     """
     from sqlalchemy.sql.schema import SchemaItem
 
-    if isinstance(value, types.ModuleType):
+    # type(value), not isinstance(): a proxy may raise when asked for its __class__.
+    kind = type(value)
+    if issubclass(kind, types.ModuleType):
         return None
     metadata = _as_metadata(value)
     if metadata is None:
         return None
-    if isinstance(value, type):
+    if issubclass(kind, type):
         keeps = "metadata" in vars(value)
     else:
-        keeps = not isinstance(value, SchemaItem) or value is metadata
+        keeps = not issubclass(kind, SchemaItem) or value is metadata
     return metadata, keeps
 
 

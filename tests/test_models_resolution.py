@@ -504,6 +504,16 @@ def test_metadata_class_and_sqlalchemy_module_do_not_count(write: Write) -> None
         from flask import current_app
         from sqlalchemy import MetaData, Table
         from sqlalchemy.orm import DeclarativeBase, registry
+
+
+        class Touchy:
+            \"\"\"Raises whatever is asked of it, even its class (a lazy settings proxy).\"\"\"
+
+            def __getattribute__(self, name):
+                raise RuntimeError("settings are not configured")
+
+
+        settings = Touchy()
         """,
     )
     message = resolve_error("imports_only")
