@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 
 RenderItem = Callable[[str, Any, "AutogenContext"], Any]
 
-# Modules whose names need no import line: Alembic imports SQLAlchemy's itself, and a class
-# from these cannot be imported by the script anyway.
+# A class from these cannot be imported by a revision script: an import line would not help.
 _NOT_IMPORTED = ("builtins", "__main__")
 
 
