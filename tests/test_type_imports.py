@@ -258,12 +258,7 @@ SHOP = """
 
 
 def shop_project(project: Project, configure: str = "") -> None:
-    """A package ``shop`` with its own column types, importable as if installed.
-
-    The revision imports ``shop.types``; PYTHONPATH stands for the ``pip install -e .`` of a
-    real project, so these tests are about the import line, not about sys.path.
-    """
-    project.env["PYTHONPATH"] = str(project.path)
+    """A package ``shop`` inside the project, with its own column types (not installed)."""
     project.write("shop/__init__.py", "")
     project.write("shop/types.py", PROJECT_TYPES)
     project.write("shop/models.py", SHOP)
@@ -280,6 +275,9 @@ def test_project_typedecorator_end_to_end(sqlite_project: Project) -> None:
     assert "import shop.types" in import_lines(script)
     assert "sa.Column('price', shop.types.Money(), server_default='0', nullable=False)" in script
     assert "sa.Text().with_variant(shop.types.Slug(length=200), 'postgresql')" in script
+    history = sqlite_project.run_cli("history")
+    assert history.exit_code == 0, history
+    assert "products" in history.stdout
 
     upgraded = sqlite_project.run_cli("upgrade")
     assert upgraded.exit_code == 0, upgraded
