@@ -115,6 +115,27 @@ class StatusResult:
     pending_by_database: dict[str, list[RevisionInfo]] = field(default_factory=dict)
 
 
+@dataclass
+class VersioningResult:
+    """What ``upgrade``, ``downgrade`` or ``stamp`` did to the (default) database: its
+    revisions before and after, and each revision applied, reverted or stamped, in order
+    (``{"revision", "direction", "seconds"}``). Offline (``sql``), nothing is known."""
+
+    database: str
+    before: list[str]
+    after: list[str]
+    applied: list[dict[str, Any]]
+    sql: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "from": self.before,
+            "to": self.after,
+            "applied": self.applied,
+        }
+
+
 # --------------------------------------------------------------------------- plumbing
 
 
@@ -702,11 +723,34 @@ def _describe_diff(diff: Any) -> str:
         return f"{kind} {name} on {_qualified(table.schema, table.name)}"
     if kind.startswith("modify_"):
         schema, table, column = diff[1], diff[2], diff[3]
-        old, new = diff[5], diff[6]
-        return f"{kind} {_qualified(schema, table)}.{column}: {old!r} -> {new!r}"
+        old, new = _readable_value(diff[5]), _readable_value(diff[6])
+        return f"{kind} {_qualified(schema, table)}.{column}: {old} -> {new}"
     if kind in ("add_table_comment", "remove_table_comment"):
         return f"{kind} {_qualified(diff[1].schema, diff[1].name)}"
     return " ".join(str(part) for part in diff)
+
+
+def _readable_value(value: Any) -> str:
+    """A type, default or flag of a column change as a user reads it: VARCHAR(50),
+    CURRENT_TIMESTAMP, 'a', True — not the Python repr of SQLAlchemy objects."""
+    from sqlalchemy.sql.elements import ClauseElement
+    from sqlalchemy.types import TypeEngine
+
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, TypeEngine):
+        try:
+            return str(value.compile())
+        except Exception:  # a type the default dialect cannot compile (a dialect's own)
+            return repr(value)
+    # A server default, as SQL: a plain string is a literal, text() and expressions as written.
+    arg = getattr(value, "arg", value)
+    if isinstance(arg, str):
+        return "'" + arg.replace("'", "''") + "'"
+    if isinstance(arg, ClauseElement):
+        text = getattr(arg, "text", None)
+        return text if isinstance(text, str) else str(arg)
+    return repr(value)
 
 
 def _qualified(schema: str | None, name: str) -> str:
@@ -801,13 +845,15 @@ def _pending_by_database(
 
 @in_project
 def edit(settings: Settings | None = None, rev: str = "head") -> Path:
-    """Open a revision in ``$EDITOR``."""
+    """Open a revision in ``$VISUAL`` or ``$EDITOR``."""
     settings = _settings(settings)
     require_repository(settings)
-    editor = os.environ.get("EDITOR") or os.environ.get("VISUAL")
+    # As git does: VISUAL first, then EDITOR.
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if not editor:
         raise UsageError(
-            "No editor is set.", hint="Set the EDITOR environment variable, e.g. EDITOR=vim."
+            "No editor is set.",
+            hint="Set the VISUAL or EDITOR environment variable, e.g. EDITOR=vim.",
         )
     config = build_config(settings)
     with translate_errors(settings, user_revisions=[rev]):
@@ -866,17 +912,21 @@ def _run_versioning(
     sql: bool,
     no_lock: bool,
     user_revisions: Sequence[str],
-) -> None:
+) -> VersioningResult:
     """Run upgrade / downgrade / stamp: under the migration lock unless offline."""
     output = output or Output()
     require_repository(settings)
     lock = None if (sql or no_lock) else settings.lock_timeout
     config = build_config(settings, output, writes=not sql, lock_timeout=lock)
     config.attributes[runtime.TARGETS] = list(user_revisions)
+    applied = runtime.AppliedRevisions()
+    config.attributes[runtime.APPLIED] = applied
     if settings.database_url:
         output.add_secret(runtime.parse_url(settings.database_url).password)
     with translate_errors(settings, user_revisions=user_revisions), alembic_logging(output, config):
         action(config)
+    database = mask_url(settings.database_url) if settings.database_url else ""
+    return VersioningResult(database, applied.before or [], applied.after, applied.steps, sql)
 
 
 @in_project
@@ -888,12 +938,12 @@ def upgrade(
     tag: str | None = None,
     no_lock: bool = False,
     output: Output | None = None,
-) -> None:
+) -> VersioningResult:
     """Apply revisions up to ``rev``."""
     from alembic import command
 
     settings = _settings(settings)
-    _run_versioning(
+    return _run_versioning(
         settings,
         output,
         lambda config: command.upgrade(config, rev, sql=sql, tag=tag),
@@ -912,14 +962,14 @@ def downgrade(
     tag: str | None = None,
     no_lock: bool = False,
     output: Output | None = None,
-) -> None:
+) -> VersioningResult:
     """Revert revisions down to ``rev``."""
     from alembic import command
 
     settings = _settings(settings)
     if sql and rev == "-1":
         rev = "head:-1"  # offline downgrades need a starting point
-    _run_versioning(
+    return _run_versioning(
         settings,
         output,
         lambda config: command.downgrade(config, rev, sql=sql, tag=tag),
@@ -939,13 +989,13 @@ def stamp(
     purge: bool = False,
     no_lock: bool = False,
     output: Output | None = None,
-) -> None:
+) -> VersioningResult:
     """Set the version table to ``revisions`` without running migrations."""
     from alembic import command
 
     settings = _settings(settings)
     revs = list(revisions)
-    _run_versioning(
+    return _run_versioning(
         settings,
         output,
         lambda config: command.stamp(

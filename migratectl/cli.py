@@ -28,11 +28,12 @@ from migratectl.errors import (
     EXIT_USAGE,
     CheckFailed,
     MigratectlError,
+    UsageError,
 )
 from migratectl.output import Output
 
 if TYPE_CHECKING:
-    from migratectl.api import RevisionInfo
+    from migratectl.api import RevisionInfo, VersioningResult
     from migratectl.autogen.renames import Candidate
     from migratectl.settings import Settings
 
@@ -79,9 +80,53 @@ class _DeferredCoercion:
         return param.get_runtime_param().coerce(value, param=param, ctx=ctx)
 
 
+# What --help shows for the value of each option and argument (typer would print its Python
+# type: <str>, <list[str]>, <float range>). Names not listed fall back to TEXT / N / NUMBER.
+_METAVARS = {
+    "config": "PATH",
+    "database_url": "URL",
+    "scratch_url": "URL",
+    "models": "MODULE[:ATTR]",
+    "directory": "PATH",
+    "version_path": "PATH",
+    "alembic_ini": "PATH",
+    "x_args": "KEY=VALUE",
+    "message": "TEXT",
+    "rev": "REV",
+    "revisions": "REV",
+    "head": "REV",
+    "depends_on": "REV",
+    "rev_id": "ID",
+    "branch_label": "LABEL",
+    "tag": "TAG",
+    "template": "NAME|PATH",
+    "rev_range": "[START]:[END]",
+    "lock_timeout": "SECONDS",
+    "ddl_lock_timeout": "SECONDS",
+    "skip": "CHECK",
+}
+_METAVARS_BY_TYPE = {str: "TEXT", int: "N", float: "NUMBER"}
+
+
+def _readable_metavars(params: list[Any]) -> list[Any]:
+    """Give every option and argument that takes a value a metavar a person reads."""
+    for param in params:
+        if getattr(param, "metavar", None) is not None or getattr(param, "is_flag", False):
+            continue
+        if getattr(param, "count", False) or param.name is None:
+            continue
+        metavar = _METAVARS.get(param.name)
+        if metavar is None:
+            metavar = _METAVARS_BY_TYPE.get(getattr(param.type, "_number_class", None) or str)
+            if getattr(param.type, "choices", None):
+                metavar = "|".join(str(choice) for choice in param.type.choices)
+        param.metavar = metavar
+    return params
+
+
 class _Group(typer.core.TyperGroup):
     def get_params(self, ctx: Any) -> list[Any]:
-        return _DeferredCoercion.install(super().get_params(ctx))
+        return _readable_metavars(_DeferredCoercion.install(super().get_params(ctx)))
 
 
 app = typer.Typer(
@@ -254,7 +299,7 @@ class RelativeRevisionCommand(typer.core.TyperCommand):
     """
 
     def get_params(self, ctx: Any) -> list[Any]:
-        return _DeferredCoercion.install(super().get_params(ctx))
+        return _readable_metavars(_DeferredCoercion.install(super().get_params(ctx)))
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         takes_value = {
@@ -283,6 +328,8 @@ class RelativeRevisionCommand(typer.core.TyperCommand):
             record = param.get_help_record(ctx)
             if record is not None:
                 title = "Arguments" if param.param_type_name == "argument" else "Options"
+                if title == "Arguments" and param.metavar:  # not typer's "REV <str>"
+                    record = (param.metavar, record[1])
                 sections.setdefault(getattr(param, "rich_help_panel", None) or title, []).append(
                     record
                 )
@@ -323,10 +370,20 @@ def _command(name: str | None = None, *, own_verbose: bool = False) -> Callable[
         wrapper.__signature__ = full_signature  # type: ignore[attr-defined]
         # Already evaluated: typer need not evaluate the annotations' strings again.
         wrapper.__annotations__ = {p.name: p.annotation for p in full_signature.parameters.values()}
-        app.command(name or fn.__name__.replace("_", "-"), cls=RelativeRevisionCommand)(wrapper)
+        app.command(
+            name or fn.__name__.replace("_", "-"),
+            cls=RelativeRevisionCommand,
+            short_help=_summary(fn),  # whole: click would cut it at 45 characters
+        )(wrapper)
         return fn
 
     return decorate
+
+
+def _summary(fn: Callable[..., Any]) -> str | None:
+    """The first paragraph of a command's docstring, on one line: its summary in --help."""
+    doc = inspect.getdoc(fn)
+    return " ".join(doc.split("\n\n", 1)[0].split()) if doc else None
 
 
 def _run(fn: Callable[..., Any], inv: Invocation, kwargs: dict[str, Any]) -> None:
@@ -335,6 +392,11 @@ def _run(fn: Callable[..., Any], inv: Invocation, kwargs: dict[str, Any]) -> Non
     except typer.Exit:
         raise
     except MigratectlError as exc:
+        if kwargs.get("json_output") and not isinstance(exc, CheckFailed):
+            # One JSON document on stdout, failures too; the message goes to stderr as well.
+            inv.output.json(
+                {"error": {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}}
+            )
         _render_error(inv, exc)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
@@ -656,10 +718,21 @@ def _rename_prompt() -> Callable[[Candidate], bool] | None:
         return None
 
     def ask(candidate: Candidate) -> bool:
-        try:
-            return typer.confirm(candidate.question, default=False, err=True)
-        except typer.Abort:  # Ctrl-C / Ctrl-D at the prompt: stop, write nothing
-            raise KeyboardInterrupt from None
+        # Ctrl-D (end of input) answers no, as an empty answer does; Ctrl-C stops the
+        # command and writes nothing.
+        while True:
+            sys.stderr.write(f"{candidate.question} [y/N]: ")
+            sys.stderr.flush()
+            try:
+                answer = input().strip().lower()
+            except EOFError:
+                sys.stderr.write("\n")
+                return False
+            if answer in ("", "n", "no"):
+                return False
+            if answer in ("y", "yes"):
+                return True
+            sys.stderr.write("Please answer y or n.\n")
 
     return ask
 
@@ -794,11 +867,13 @@ def upgrade(
     tag: TagOption = None,
     lock_timeout: LockTimeoutOption = None,
     no_lock: NoLockOption = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Apply revisions up to REV (default: head)."""
     from migratectl import api
 
-    api.upgrade(
+    _refuse_json_with_sql(json_output, sql)
+    result = api.upgrade(
         inv.settings(lock_timeout=lock_timeout),
         rev,
         sql=sql,
@@ -806,6 +881,13 @@ def upgrade(
         no_lock=no_lock,
         output=inv.output,
     )
+    if rev in ("head", "heads") and not result.after:
+        nothing = "Nothing to apply: the repository has no revision yet."
+    elif rev in ("head", "heads"):
+        nothing = f"Already at head ({_revisions_text(result.after)})."
+    else:
+        nothing = f"Nothing to apply: the database is at {_revisions_text(result.after)}."
+    _report_versioning(inv, result, json_output, nothing)
 
 
 @_command()
@@ -816,11 +898,13 @@ def downgrade(
     tag: TagOption = None,
     lock_timeout: LockTimeoutOption = None,
     no_lock: NoLockOption = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Revert revisions down to REV (default: -1, the previous one)."""
     from migratectl import api
 
-    api.downgrade(
+    _refuse_json_with_sql(json_output, sql)
+    result = api.downgrade(
         inv.settings(lock_timeout=lock_timeout),
         rev,
         sql=sql,
@@ -828,6 +912,8 @@ def downgrade(
         no_lock=no_lock,
         output=inv.output,
     )
+    nothing = f"Nothing to revert: the database is at {_revisions_text(result.after)}."
+    _report_versioning(inv, result, json_output, nothing)
 
 
 @_command()
@@ -843,11 +929,13 @@ def stamp(
     ] = False,
     lock_timeout: LockTimeoutOption = None,
     no_lock: NoLockOption = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Set the database's revision without running migrations."""
     from migratectl import api
 
-    api.stamp(
+    _refuse_json_with_sql(json_output, sql)
+    result = api.stamp(
         inv.settings(lock_timeout=lock_timeout),
         revisions or ["head"],
         sql=sql,
@@ -856,6 +944,30 @@ def stamp(
         no_lock=no_lock,
         output=inv.output,
     )
+    nothing = f"Already stamped: the database is at {_revisions_text(result.after)}."
+    _report_versioning(inv, result, json_output, nothing)
+
+
+def _revisions_text(revisions: list[str]) -> str:
+    return ", ".join(revisions) if revisions else "base (no revision)"
+
+
+def _refuse_json_with_sql(json_output: bool, sql: bool) -> None:
+    if json_output and sql:
+        raise UsageError(
+            "--json and --sql cannot be used together: --sql prints the SQL script on stdout.",
+            hint="Leave out one of them.",
+        )
+
+
+def _report_versioning(
+    inv: Invocation, result: VersioningResult, json_output: bool, nothing: str
+) -> None:
+    """The JSON document, or the line that says nothing was done (nothing happens silently)."""
+    if json_output:
+        inv.output.json(result.as_json())
+    elif not result.sql and not result.applied:
+        inv.output.info(nothing)
 
 
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="More detail per revision.")]
@@ -945,6 +1057,13 @@ def history(
             document["current"] = current_heads
         inv.output.json(document)
         return
+    if not revisions:
+        inv.output.info(
+            "No revisions in that range."
+            if rev_range
+            else "No revisions yet: the repository "
+            'is empty (`migratectl migrate -m "..."` writes the first one).'
+        )
     _print_revisions(inv, revisions, verbose=verbose, current=current_heads)
 
 
@@ -983,6 +1102,8 @@ def heads(
     if json_output:
         inv.output.json(_json_revisions(revisions))
         return
+    if not revisions:
+        inv.output.info("No heads: the repository has no revision yet.")
     for rev in revisions:
         inv.output.result(_long(rev) if verbose else f"{rev.revision}{_marks(rev)}")
 
@@ -999,14 +1120,21 @@ def branches(
     if json_output:
         inv.output.json(_json_revisions(revisions))
         return
+    if not revisions:
+        inv.output.info("No branch points.")
     for rev in revisions:
         inv.output.result(_long(rev) if verbose else f"{rev.revision}{_marks(rev)}")
         for next_rev in api.next_revisions(settings, rev.revision):
             inv.output.result(f"    -> {next_rev}")
 
 
+StatusSqlOption = Annotated[
+    bool, typer.Option("--sql", help="Also print the SQL that `upgrade` would run (nothing runs).")
+]
+
+
 @_command()
-def status(inv: Invocation, sql: SqlOption = False, json_output: JsonOption = False) -> None:
+def status(inv: Invocation, sql: StatusSqlOption = False, json_output: JsonOption = False) -> None:
     """Show the database's revision, the heads, and the pending revisions."""
     from migratectl import api
 
@@ -1031,24 +1159,50 @@ def status(inv: Invocation, sql: SqlOption = False, json_output: JsonOption = Fa
             }
         inv.output.json(document)
         return
-    inv.output.result(f"Database: {result.database}")
-    inv.output.result("Current:  " + (", ".join(result.current) or "base (no revision)"))
-    inv.output.result("Heads:    " + (", ".join(result.heads) or "none"))
-    if result.pending:
-        inv.output.result(f"Pending:  {len(result.pending)} revision(s)")
-        for rev in result.pending:
+    if not result.binds:
+        _print_status(
+            inv, "Database", result.database, result.current, result.heads, result.pending
+        )
+    else:  # every database in the same form, the default one first
+        _print_status(
+            inv,
+            "Database (default)",
+            result.database,
+            result.current,
+            result.heads,
+            result.pending,
+        )
+        for name, state in result.binds.items():
+            inv.output.result()
+            _print_status(
+                inv,
+                f"Database {name!r}",
+                state.database,
+                state.current,
+                result.heads,
+                result.pending_by_database.get(name, []),
+            )
+    if sql and result.sql:
+        inv.output.raw(result.sql)
+
+
+def _print_status(
+    inv: Invocation,
+    label: str,
+    database: str,
+    current: list[str],
+    heads: list[str],
+    pending: list[RevisionInfo],
+) -> None:
+    inv.output.result(f"{label}: {database}")
+    inv.output.result("Current:  " + (", ".join(current) or "base (no revision)"))
+    inv.output.result("Heads:    " + (", ".join(heads) or "none"))
+    if pending:
+        inv.output.result(f"Pending:  {len(pending)} revision(s)")
+        for rev in pending:
             inv.output.result(f"  {rev.revision}  {rev.message}")
     else:
         inv.output.result("Pending:  none (up to date)")
-    for name, state in result.binds.items():
-        waiting = result.pending_by_database.get(name, [])
-        inv.output.result(
-            f"Database {name!r}: {state.database} at "
-            + (", ".join(state.current) or "base (no revision)")
-            + (f"; {len(waiting)} pending" if waiting else "; up to date")
-        )
-    if sql and result.sql:
-        inv.output.raw(result.sql)
 
 
 ScratchUrlOption = Annotated[

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack, ExitStack, contextmanager
@@ -38,6 +39,7 @@ WRITES = "migratectl.writes"  # False: the command only reads (no file, no versi
 LOCK_TIMEOUT = "migratectl.lock_timeout"  # seconds, or None for no lock
 TARGETS = "migratectl.targets"  # the revisions upgrade / downgrade / stamp were given
 LOGGING = "migratectl.logging"  # migratectl.logs.AlembicLogging, the hold on Alembic's loggers
+APPLIED = "migratectl.applied"  # AppliedRevisions: what upgrade / downgrade / stamp did
 
 
 # The drivers migratectl's extras install: (backend, async) -> (drivername, extra).
@@ -426,6 +428,48 @@ def _chain(*callbacks: Callable[..., None] | None) -> Callable[..., None]:
     return call_all
 
 
+class AppliedRevisions:
+    """What an upgrade, downgrade or stamp did to the (default) database: its revisions
+    before and after (read under the migration lock) and each step, as Alembic reports it
+    once the version table records it."""
+
+    def __init__(self) -> None:
+        self.before: list[str] | None = None
+        self.after: list[str] = []
+        self.steps: list[dict[str, Any]] = []
+        self._since = time.monotonic()
+
+    def watch(self, migration_context: Any) -> None:
+        """Learn the revisions before the run from Alembic itself: it reads them inside the
+        run's transaction and hands them to the function that plans the steps."""
+        steps_of = getattr(migration_context, "_migrations_fn", None)
+        if steps_of is None:
+            return
+
+        def planned(heads: Any, ctx: Any) -> Any:
+            if self.before is None:  # the default database comes first
+                self.before = sorted(heads or ())
+                self.after = list(self.before)
+            self._since = time.monotonic()
+            return steps_of(heads, ctx)
+
+        migration_context._migrations_fn = planned
+
+    def revision_done(self, *, step: Any, heads: Any, **_: Any) -> None:
+        now = time.monotonic()
+        if step.is_stamp:
+            direction, revision = "stamp", ",".join(step.destination_revision_ids) or "base"
+        elif step.is_upgrade:
+            direction, revision = "upgrade", step.up_revision_id
+        else:
+            direction, revision = "downgrade", step.up_revision_id
+        self.steps.append(
+            {"revision": revision, "direction": direction, "seconds": round(now - self._since, 3)}
+        )
+        self._since = now
+        self.after = sorted(heads or ())
+
+
 class _StatementLog:
     """The statements the running revision has executed so far (for MySQL failure reports)."""
 
@@ -581,9 +625,11 @@ def _configure_and_run(
     output: Output = context.config.attributes.get(OUTPUT) or Output()
     progress = _RevisionProgress(output)
     options = dict(options)
+    applied: AppliedRevisions | None = context.config.attributes.get(APPLIED)
     options["on_version_apply"] = _chain(
         log.revision_done,
         progress.revision_done,
+        applied.revision_done if applied is not None else None,
         # A revision may import the application (and its logging set-up) as it runs.
         lambda **_: reclaim_logging(context),
         options.get("on_version_apply"),
@@ -602,6 +648,8 @@ def _configure_and_run(
             install(context.get_context())
         else:
             progress.watch(context.get_context())
+            if applied is not None:
+                applied.watch(context.get_context())
         with progress, _failures_reported(context, log), context.begin_transaction():
             context.run_migrations(**run_kwargs)
     finally:

@@ -136,4 +136,8 @@ def test_an_unreachable_server_exits_3_without_the_password(sqlite_project: Proj
         assert result.exit_code == 3, result
         assert "hunter2-secret" not in result.output
         assert "app:***@127.0.0.1:1/app" in result.stderr
-        assert result.stdout == ""
+        if "--json" in args:  # one JSON document on stdout, failures too
+            error = json.loads(result.stdout)["error"]
+            assert error["exit_code"] == 3 and "app:***@127.0.0.1:1/app" in error["message"]
+        else:
+            assert result.stdout == ""
