@@ -108,6 +108,21 @@ _METAVARS = {
 _METAVARS_BY_TYPE = {str: "TEXT", int: "N", float: "NUMBER"}
 
 
+def _complete_revisions(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion for a revision: the repository's ids, and head, heads, base."""
+    root = ctx.find_root().params if ctx is not None else {}
+    try:
+        from migratectl import api
+        from migratectl.settings import load_settings
+
+        settings = load_settings(config=root.get("config"), directory=root.get("directory"))
+        ids = sorted(rev.revision for rev in api.history(settings)[0])
+    except Exception:  # completion must never print an error into the user's shell
+        ids = []
+    words = ["head", "heads", "base", *ids]
+    return [word for word in words if word.startswith(incomplete)]
+
+
 def _readable_metavars(params: list[Any]) -> list[Any]:
     """Give every option and argument that takes a value a metavar a person reads."""
     for param in params:
@@ -116,10 +131,13 @@ def _readable_metavars(params: list[Any]) -> list[Any]:
         if getattr(param, "count", False) or param.name is None:
             continue
         metavar = _METAVARS.get(param.name)
-        if metavar is None:
-            metavar = _METAVARS_BY_TYPE.get(getattr(param.type, "_number_class", None) or str)
-            if getattr(param.type, "choices", None):
-                metavar = "|".join(str(choice) for choice in param.type.choices)
+        descriptor = getattr(param, "type_descriptor", None)
+        if metavar is None and descriptor is not None:
+            choices = descriptor.choices if descriptor.is_choice else None
+            if choices:
+                metavar = "|".join(str(getattr(choice, "value", choice)) for choice in choices)
+            else:
+                metavar = _METAVARS_BY_TYPE.get(descriptor.annotation, "TEXT")
         param.metavar = metavar
     return params
 
@@ -827,7 +845,9 @@ def check(inv: Invocation, json_output: JsonOption = False) -> None:
 @_command()
 def edit(
     inv: Invocation,
-    rev: Annotated[str, typer.Argument(help="Revision to edit.")] = "head",
+    rev: Annotated[
+        str, typer.Argument(help="Revision to edit.", autocompletion=_complete_revisions)
+    ] = "head",
 ) -> None:
     """Open a revision script in $EDITOR."""
     from migratectl import api
@@ -839,7 +859,10 @@ def edit(
 def merge(
     inv: Invocation,
     revisions: Annotated[
-        list[str] | None, typer.Argument(help="Revisions to merge (default: heads).")
+        list[str] | None,
+        typer.Argument(
+            help="Revisions to merge (default: heads).", autocompletion=_complete_revisions
+        ),
     ] = None,
     message: MessageOption = None,
     branch_label: BranchLabelOption = None,
@@ -862,7 +885,9 @@ def merge(
 @_command()
 def upgrade(
     inv: Invocation,
-    rev: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    rev: Annotated[
+        str, typer.Argument(help="Target revision.", autocompletion=_complete_revisions)
+    ] = "head",
     sql: SqlOption = False,
     tag: TagOption = None,
     lock_timeout: LockTimeoutOption = None,
@@ -893,7 +918,9 @@ def upgrade(
 @_command()
 def downgrade(
     inv: Invocation,
-    rev: Annotated[str, typer.Argument(help="Target revision.")] = "-1",
+    rev: Annotated[
+        str, typer.Argument(help="Target revision.", autocompletion=_complete_revisions)
+    ] = "-1",
     sql: SqlOption = False,
     tag: TagOption = None,
     lock_timeout: LockTimeoutOption = None,
@@ -920,7 +947,10 @@ def downgrade(
 def stamp(
     inv: Invocation,
     revisions: Annotated[
-        list[str] | None, typer.Argument(help="Revision(s) to stamp (default: head).")
+        list[str] | None,
+        typer.Argument(
+            help="Revision(s) to stamp (default: head).", autocompletion=_complete_revisions
+        ),
     ] = None,
     sql: SqlOption = False,
     tag: TagOption = None,
@@ -1070,7 +1100,9 @@ def history(
 @_command()
 def show(
     inv: Invocation,
-    rev: Annotated[str, typer.Argument(help="Revision to show.")] = "head",
+    rev: Annotated[
+        str, typer.Argument(help="Revision to show.", autocompletion=_complete_revisions)
+    ] = "head",
     json_output: JsonOption = False,
 ) -> None:
     """Show one revision."""
@@ -1336,8 +1368,22 @@ def _without_cycle_collection(inv: Invocation) -> None:
         gc.disable()
 
 
+_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+
+def _completion_for_named_shell(argv: list[str]) -> None:
+    """``--install-completion zsh`` / ``--show-completion zsh``: the shell named, not the one
+    typer would detect (it reads a name only with its shell detection off)."""
+    for flag in ("--install-completion", "--show-completion"):
+        if flag in argv:
+            position = argv.index(flag)
+            if position + 1 < len(argv) and argv[position + 1] in _SHELLS:
+                os.environ["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
+
+
 def main() -> None:
     """Console-script entry point."""
+    _completion_for_named_shell(sys.argv[1:])
     try:
         app(obj=GlobalOptions(owns_process=True))
     except KeyboardInterrupt:  # pressed outside a command (while parsing or importing)

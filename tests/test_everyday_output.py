@@ -282,3 +282,42 @@ def test_check_shows_changed_defaults_and_types_as_sql(project: Project) -> None
         r"modify_default users\.name: '?'anon'(::character varying)? -> 'guest'", result.stdout
     ), result
     assert "object at 0x" not in result.stdout and "DefaultClause" not in result.stdout
+
+
+# --------------------------------------------------------------------------- completion
+
+
+def test_completion_offers_revision_ids(sqlite_project: Project) -> None:
+    project = sqlite_project
+    rev = with_one_revision(project)
+    (project.path / "sub").mkdir()
+    for words, cword in ((f"migratectl upgrade {rev[:3]}", "2"), ("migratectl show ", "2")):
+        result = project.run_cli(
+            env={"_MIGRATECTL_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": cword},
+            cwd=project.path / "sub",
+        )
+        assert result.exit_code == 0, result
+        assert rev in result.stdout.split(), result
+    offered = project.run_cli(
+        env={
+            "_MIGRATECTL_COMPLETE": "complete_bash",
+            "COMP_WORDS": "migratectl downgrade ",
+            "COMP_CWORD": "2",
+        }
+    ).stdout.split()
+    assert {"head", "base", rev} <= set(offered)
+
+
+def test_install_completion_for_the_shell_named(sqlite_project: Project, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    result = sqlite_project.run_cli(
+        "--install-completion", "zsh", env={"HOME": str(home), "SHELL": "/bin/bash"}
+    )
+    assert result.exit_code == 0, result
+    assert "zsh completion installed" in result.output
+    assert (home / ".zfunc" / "_migratectl").is_file()
+    assert not (home / ".bashrc").exists()
+    fish = sqlite_project.run_cli("--show-completion", "fish", env={"HOME": str(home)})
+    assert fish.exit_code == 0, fish
+    assert fish.stdout.startswith("complete --command migratectl")
