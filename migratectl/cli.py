@@ -25,9 +25,11 @@ from migratectl import __version__
 from migratectl.errors import (
     EXIT_CHECK_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     CheckFailed,
     MigratectlError,
+    SigtermReceived,
     UsageError,
 )
 from migratectl.output import Output
@@ -417,15 +419,16 @@ def _run(fn: Callable[..., Any], inv: Invocation, kwargs: dict[str, Any]) -> Non
             )
         _render_error(inv, exc)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # SIGTERM too, outside a revision
+        what = "Terminated (SIGTERM)" if isinstance(exc, SigtermReceived) else "Interrupted"
         if fn.__name__ in ("upgrade", "downgrade", "stamp"):
             inv.output.error(
-                "Interrupted. The revision that was running was rolled back where the "
+                f"{what}. The revision that was running was rolled back where the "
                 "database allows it; the lock is released."
             )
         else:  # nothing ran that a rollback or a lock would concern
-            inv.output.error("Interrupted.")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+            inv.output.error(f"{what}.")
+        raise typer.Exit(_interrupt_exit_code(exc)) from None
     except Exception as exc:  # a bug, or an error nobody translated: still no raw traceback
         if inv.options.verbose:
             inv.output.err.print(inv.output._clean(traceback.format_exc()), markup=False)
@@ -1381,13 +1384,31 @@ def _completion_for_named_shell(argv: list[str]) -> None:
                 os.environ["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
 
 
+def _interrupt_exit_code(exc: KeyboardInterrupt) -> int:
+    return EXIT_TERMINATED if isinstance(exc, SigtermReceived) else EXIT_INTERRUPTED
+
+
+def _handle_sigterm() -> None:
+    """SIGTERM (docker stop, Kubernetes, systemd) takes Ctrl-C's path: the statement running
+    on the server is cancelled, the revision rolled back, the lock released, exit 143.
+    Only the first one: a second must not break into that clean-up."""
+    import signal
+
+    def terminate(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SigtermReceived()
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
 def main() -> None:
     """Console-script entry point."""
     _completion_for_named_shell(sys.argv[1:])
+    _handle_sigterm()
     try:
         app(obj=GlobalOptions(owns_process=True))
-    except KeyboardInterrupt:  # pressed outside a command (while parsing or importing)
-        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt as exc:  # outside a command (while parsing or importing)
+        sys.exit(_interrupt_exit_code(exc))
     finally:
         # The process ends here. Python's last collection would walk every object still
         # alive (over a second after a 500-table `check`) to free memory the system takes

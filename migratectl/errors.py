@@ -9,6 +9,7 @@ EXIT_DATABASE = 3
 EXIT_MIGRATION_FAILED = 4
 EXIT_LOCK_TIMEOUT = 5
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process that SIGTERM ended
 
 
 class MigratectlError(Exception):
@@ -49,6 +50,18 @@ class Interrupted(MigratectlError):
     """Ctrl-C while a revision ran; the message says what was rolled back and what stayed."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class Terminated(Interrupted):
+    """SIGTERM while a revision ran (``docker stop``, Kubernetes, systemd)."""
+
+    exit_code = EXIT_TERMINATED
+
+
+class SigtermReceived(KeyboardInterrupt):
+    """Raised by the CLI's SIGTERM handler. A KeyboardInterrupt, so that SIGTERM takes every
+    path Ctrl-C takes: psycopg cancels the running statement on the server, transactions
+    roll back, locks are released, and the interrupt is reported."""
 
 
 class LockTimeout(MigratectlError):

@@ -19,7 +19,10 @@ from migratectl.errors import (
     ConfigError,
     DatabaseError,
     Interrupted,
+    MigratectlError,
     MigrationFailed,
+    SigtermReceived,
+    Terminated,
     UsageError,
 )
 from migratectl.output import Output, mask_url
@@ -471,20 +474,67 @@ class AppliedRevisions:
 
 
 class _StatementLog:
-    """The statements the running revision has executed so far (for MySQL failure reports)."""
+    """What the running command has done, and which of it is committed: the statements of
+    the running revision (in order, ``statements[:committed]`` committed), the revisions
+    completed before it, and the heads the version table held at the last commit.
 
-    def __init__(self) -> None:
+    A commit is what SQLAlchemy reports (Alembic's per-revision commit, the one that
+    ``autocommit_block()`` makes on entry), a statement run in AUTOCOMMIT mode (inside that
+    block), or, on MySQL/MariaDB, a DDL statement (which commits everything before it)."""
+
+    def __init__(self, *, implicit_ddl_commit: bool = False) -> None:
+        self.implicit_ddl_commit = implicit_ddl_commit
         self.statements: list[str] = []
-        self.heads: list[str] | None = None  # after the last revision that completed
+        self.committed = 0
+        self.heads: list[str] | None = None  # at the last commit; None: as before the command
+        self.committed_steps: list[Any] = []  # Alembic's MigrationInfo, in order
+        self.uncommitted_steps: list[Any] = []
+        self._heads_done: list[str] | None = None  # after the last revision that completed
 
-    def after_execute(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def watch(self, migration_context: Any) -> None:
+        """Know when each revision starts (Alembic's steps are taken one at a time)."""
+        steps_of = getattr(migration_context, "_migrations_fn", None)
+        if steps_of is None:
+            return
+
+        def started_steps(heads: Any, ctx: Any) -> Iterator[Any]:
+            for step in steps_of(heads, ctx):
+                self.statements.clear()
+                self.committed = 0
+                yield step
+
+        migration_context._migrations_fn = started_steps
+
+    def after_execute(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         first = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
-        if first not in ("SELECT", "SHOW", "PRAGMA", "DESCRIBE"):
+        if first not in _NOT_WORK:
             self.statements.append(" ".join(statement.split()))
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT" or (
+            self.implicit_ddl_commit and first in _DDL
+        ):
+            self.commit(conn)
 
-    def revision_done(self, *, heads: Any = None, **_: Any) -> None:
+    def commit(self, _conn: Any = None) -> None:
+        self.committed = len(self.statements)
+        if self._heads_done is not None:
+            self.heads = self._heads_done
+        self.committed_steps.extend(self.uncommitted_steps)
+        self.uncommitted_steps.clear()
+
+    def revision_done(self, *, heads: Any = None, step: Any = None, **_: Any) -> None:
         self.statements.clear()
-        self.heads = sorted(heads or ())
+        self.committed = 0
+        self._heads_done = sorted(heads or ())
+        if step is not None:
+            self.uncommitted_steps.append(step)
+
+    @property
+    def stayed(self) -> list[str]:
+        return self.statements[: self.committed]
+
+    @property
+    def undone(self) -> list[str]:
+        return self.statements[self.committed :]
 
 
 _RELATIVE_SUFFIX = re.compile(r"[+-]\d+$")
@@ -621,7 +671,7 @@ def _configure_and_run(
     """configure() the context on ``connection`` and run the migrations (or comparison)."""
     from sqlalchemy import event
 
-    log = _StatementLog()
+    log = _StatementLog(implicit_ddl_commit=connection.dialect.name in ("mysql", "mariadb"))
     output: Output = context.config.attributes.get(OUTPUT) or Output()
     progress = _RevisionProgress(output)
     options = dict(options)
@@ -640,6 +690,7 @@ def _configure_and_run(
         # Alembic creates the version table before any comparison; MySQL's DDL would keep it.
         options.setdefault("dont_mutate", True)
     event.listen(connection, "after_cursor_execute", log.after_execute)
+    event.listen(connection, "commit", log.commit)
     try:
         context.configure(connection=connection, **options)
         if wants_models(context):
@@ -650,9 +701,11 @@ def _configure_and_run(
             progress.watch(context.get_context())
             if applied is not None:
                 applied.watch(context.get_context())
+            log.watch(context.get_context())
         with progress, _failures_reported(context, log), context.begin_transaction():
             context.run_migrations(**run_kwargs)
     finally:
+        event.remove(connection, "commit", log.commit)
         event.remove(connection, "after_cursor_execute", log.after_execute)
 
 
@@ -697,7 +750,9 @@ class _RevisionProgress:
 
 @contextmanager
 def _failures_reported(context: Any, log: _StatementLog | None) -> Iterator[None]:
-    """Turn an exception raised by a revision script into MigrationFailed (exit 4)."""
+    """Turn whatever a revision script raised into MigrationFailed (exit 4), a lost
+    connection into DatabaseError (exit 3) when nothing of the revision was committed, and
+    Ctrl-C / SIGTERM into Interrupted (exit 130 / 143)."""
     if wants_models(context):
         yield
         return
@@ -705,38 +760,76 @@ def _failures_reported(context: Any, log: _StatementLog | None) -> Iterator[None
 
     try:
         yield
-    except (ConfigError, DatabaseError, MigrationFailed, CommandError):
+    except (MigratectlError, CommandError):
         raise  # already a clear message, or Alembic refusing (unknown revision, …)
+    except KeyboardInterrupt as exc:  # SIGTERM too (SigtermReceived)
+        raise _describe_interrupt(context, exc, log) from exc
     except Exception as exc:
         # Alembic imports the revision files lazily, so one that cannot even be loaded
         # fails in here too; no revision ran, so it is not a migration failure.
-        raise unloadable_file_error(exc) or _describe_failure(context, exc, log) from exc
-    except KeyboardInterrupt as exc:
-        raise _describe_interrupt(context, exc, log) from exc
+        unloadable = unloadable_file_error(exc)
+        if unloadable is not None:
+            raise unloadable from exc
+        if getattr(exc, "connection_invalidated", False) and log is not None:
+            raise _describe_lost_connection(context, exc, log) from exc
+        raise _describe_failure(context, exc, log) from exc
+    except BaseException as exc:  # sys.exit() in a data migration, GeneratorExit, …
+        raise _describe_failure(context, exc, log) from exc
 
 
 def _describe_interrupt(
     context: Any, exc: KeyboardInterrupt, log: _StatementLog | None
 ) -> Interrupted:
-    """What Ctrl-C left behind, told without asking the database (its connection may be in
-    the middle of a statement)."""
+    """What Ctrl-C (or SIGTERM) left behind, told without asking the database (its
+    connection may be in the middle of a statement)."""
     revision, where = _failing_revision(context.script, exc)
-    parts = [f"Interrupted during revision {revision} ({where})." if revision else "Interrupted."]
+    terminated = isinstance(exc, SigtermReceived)
+    error = Terminated if terminated else Interrupted
+    what = "Terminated (SIGTERM)" if terminated else "Interrupted"
+    parts = [f"{what} during revision {revision} ({where})." if revision else f"{what}."]
     if context.is_offline_mode() or log is None:
-        return Interrupted(" ".join(parts))
-    if log.heads is None:
-        parts.append("The database is still at the revision it had before this command.")
-    else:
-        parts.append("The database is at " + (", ".join(log.heads) or "base (no revision)") + ".")
-    migration_context = context.get_context()
-    if migration_context.impl.transactional_ddl:
-        parts.append("The interrupted revision was rolled back.")
-    else:
-        parts.append(_what_stayed(migration_context.dialect, log.statements, "interrupted"))
-    return Interrupted(" ".join(parts), hint="Run the command again to continue.")
+        return error(" ".join(parts))
+    parts.append(_database_is_at(log.heads))
+    parts.extend(_what_stayed(context.get_context().dialect, log, "interrupted"))
+    return error(" ".join(parts), hint="Run the command again to continue.")
 
 
-def _describe_failure(context: Any, exc: Exception, log: _StatementLog | None) -> MigrationFailed:
+def _describe_lost_connection(
+    context: Any, exc: Exception, log: _StatementLog
+) -> DatabaseError | MigrationFailed:
+    """The connection broke while a revision ran: what the server kept is what was
+    committed; it rolls back the open transaction when it sees the connection gone."""
+    revision, where = _failing_revision(context.script, exc)
+    during = f" during revision {revision} ({where})" if revision else ""
+    parts = [f"The connection to the database was lost{during}: {_error_text(exc)}"]
+    parts.append(_database_is_at(log.heads))
+    dialect = context.get_context().dialect
+    parts.extend(_what_stayed(dialect, log, "interrupted", lost=True))
+    statement = getattr(exc, "statement", None)
+    if statement and log.implicit_ddl_commit and statement.split(None, 1)[0].upper() in _DDL:
+        parts.append(
+            f"The statement that was running ({_shorten(statement)}) may still complete on the "
+            f"server, which commits DDL by itself: look before running the revision again."
+        )
+    hint = (
+        "Check the server and the network between (a restart, a failover, a proxy or "
+        "firewall that ends connections), then run the command again."
+    )
+    if log.stayed:
+        return MigrationFailed(" ".join(parts), hint=hint)
+    return DatabaseError(" ".join(parts), hint=hint)
+
+
+def _database_is_at(heads: list[str] | None) -> str:
+    """Where the version table is, from this command's last commit (None: none yet)."""
+    if heads is None:
+        return "The database is still at the revision it had before this command."
+    return "The database is at " + (", ".join(heads) or "base (no revision)") + "."
+
+
+def _describe_failure(
+    context: Any, exc: BaseException, log: _StatementLog | None
+) -> MigrationFailed:
     script: ScriptDirectory = context.script
     revision, where = _failing_revision(script, exc)
     error = _error_text(exc)
@@ -753,13 +846,20 @@ def _describe_failure(context: Any, exc: Exception, log: _StatementLog | None) -
                 "The database is at " + (", ".join(heads) if heads else "base (no revision)") + "."
             )
         except Exception:
-            pass
-        if log is not None and not migration_context.impl.transactional_ddl:
-            details.append(_what_stayed(migration_context.dialect, log.statements))
+            if log is not None:
+                details.append(_database_is_at(log.heads))
+        if log is not None:
+            details.extend(_what_stayed(migration_context.dialect, log))
         else:
             details.append("The failed revision was rolled back.")
     hint = "Fix the revision and run the command again (-v shows the traceback)."
-    if _is_read_only(exc):
+    if isinstance(exc, SystemExit):
+        hint = (
+            "A revision must not end the process: call a click command's function with "
+            "standalone_mode=False (or its callback) rather than the command itself, and run "
+            "the command again (-v shows the traceback)."
+        )
+    elif _is_read_only(exc):
         hint = (
             "The database is read-only for this connection: check the file's permissions or "
             "mode=ro in the URL (SQLite), or the user's privileges, then run the command again."
@@ -784,26 +884,55 @@ def _shorten(statement: str, limit: int = 200) -> str:
 
 
 _DDL = ("CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE")
+# Statements that change nothing a user would have to undo.
+_NOT_WORK = ("SELECT", "SHOW", "PRAGMA", "DESCRIBE", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT")
 
 
-def _what_stayed(dialect: Any, statements: list[str], which: str = "failed") -> str:
-    """On MySQL/MariaDB each DDL statement commits, with everything before it."""
-    name = "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
-    last_ddl = max(
-        (i for i, sql in enumerate(statements) if sql.split(None, 1)[0].upper() in _DDL),
-        default=-1,
-    )
-    stayed = statements[: last_ddl + 1]
+def _what_stayed(
+    dialect: Any, log: _StatementLog, which: str = "failed", *, lost: bool = False
+) -> list[str]:
+    """Sentences on what of this command stayed committed and what was rolled back."""
+    parts: list[str] = []
+    reverted = [step.up_revision_id for step in log.committed_steps if not step.is_upgrade]
+    if reverted:
+        before = "it failed" if which == "failed" else "the interrupt"
+        parts.append(f"Reverted and committed before {before}: " + ", ".join(reverted) + ".")
+    stayed, undone = log.stayed, log.undone
     if not stayed:
-        return f"No statement of the {which} revision had taken effect; it was rolled back."
-    text = (
-        f"{name} cannot roll back DDL: these statements of the {which} revision had already run "
-        "and stayed: " + "; ".join(_shorten(sql) for sql in stayed) + "."
-    )
-    undone = statements[last_ddl + 1 :]
+        if lost:
+            text = (
+                f"Nothing of the {which} revision was committed: the server rolls back its "
+                "open transaction when it sees the connection gone"
+            )
+        else:
+            text = f"The {which} revision was rolled back"
+        earlier = [step.up_revision_id for step in log.uncommitted_steps]
+        if earlier:
+            verb = "applied" if log.uncommitted_steps[0].is_upgrade else "reverted"
+            text += (
+                f", and with it {', '.join(earlier)}, which this command had {verb} in the "
+                "same transaction"
+            )
+        return [*parts, text + "."]
+    if log.implicit_ddl_commit:
+        name = "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
+        text = (
+            f"{name} cannot roll back DDL: these statements of the {which} revision had "
+            "already run and stayed: "
+        )
+    else:
+        text = (
+            f"These statements of the {which} revision had been committed (autocommit_block() "
+            "commits what ran before it and in it) and stayed: "
+        )
+    text += "; ".join(_shorten(sql) for sql in stayed) + "."
     if undone:
-        text += " Rolled back: " + "; ".join(_shorten(sql) for sql in undone) + "."
-    return text + " Undo them by hand (or finish the revision's work) before running it again."
+        label = "Not committed, so undone by the server" if lost else "Rolled back"
+        text += f" {label}: " + "; ".join(_shorten(sql) for sql in undone) + "."
+    parts.append(
+        text + " Undo them by hand (or finish the revision's work) before running it again."
+    )
+    return parts
 
 
 def _is_read_only(exc: BaseException) -> bool:

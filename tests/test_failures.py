@@ -222,3 +222,132 @@ def test_mariadb_names_what_stayed_and_what_rolled_back(project: Project, backen
     assert project.query("SELECT id FROM authors") == [(1,)]
     assert project.query("SELECT id FROM books") == []
     assert project.version() == [REV1]
+
+
+# Creates a table, commits it and an index through autocommit_block(), then fails.
+AUTOCOMMIT_FAILURE = (
+    'with op.get_context().autocommit_block():\n'
+    '        op.execute("CREATE INDEX {concurrently}ix_books_id ON books (id)")\n'
+    '    op.execute("INSERT INTO authors (id) VALUES (1)")\n'
+    '    raise RuntimeError("stop after the index")'
+)
+
+
+def test_partial_commit_by_autocommit_block_is_reported(project: Project, backend: str) -> None:
+    """autocommit_block() commits what ran before it and in it: the message lists those
+    statements as stayed, and says "rolled back" only of what was."""
+    project.config(models=None)
+    assert project.run("init").exit_code == 0
+    project.write("migrations/versions/r1_authors.py", textwrap.dedent(AUTHORS))
+    failure = AUTOCOMMIT_FAILURE.replace(
+        "{concurrently}", "CONCURRENTLY " if backend == "postgresql" else ""
+    )
+    project.write(
+        "migrations/versions/r2_books.py", textwrap.dedent(BOOKS).replace("{failure}", failure)
+    )
+
+    result = project.run_cli("upgrade")
+
+    assert result.exit_code == 4, result
+    message = " ".join(result.stderr.split())
+    assert f"Revision {REV2} (migrations/versions/r2_books.py, line " in message
+    assert "RuntimeError: stop after the index." in message
+    assert f"The database is at {REV1}." in message
+    assert "The failed revision was rolled back" not in message
+    concurrently = "CONCURRENTLY " if backend == "postgresql" else ""
+    assert "stayed: CREATE TABLE books (" in message
+    assert f"; CREATE INDEX {concurrently}ix_books_id ON books (id). " in message
+    assert "Rolled back: INSERT INTO authors (id) VALUES (1)." in message
+    assert "Undo them by hand (or finish the revision's work) before running it again." in message
+    # What the message says is what the database holds.
+    assert project.version() == [REV1]
+    assert "books" in project.tables()
+    assert project.query("SELECT id FROM authors") == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_one_transaction_rolled_back_names_the_revisions_undone_with_it(
+    project: Project, backend: str
+) -> None:
+    write_revisions(project, "raise", config="[configure]\ntransaction_per_migration = false\n")
+    result = project.run_cli("upgrade")
+    assert result.exit_code == 4, result
+    message = " ".join(result.stderr.split())
+    assert (
+        f"The failed revision was rolled back, and with it {REV1}, which this command had "
+        "applied in the same transaction." in message
+    )
+    assert project.version() == []
+
+
+def test_failing_downgrade_names_the_revisions_reverted_and_committed(
+    project: Project, backend: str
+) -> None:
+    """A downgrade over several revisions that fails part-way: each revision it reverted
+    before the failure was committed, and the message names them."""
+    project.config(models=None)
+    assert project.run("init").exit_code == 0
+    previous = None
+    revisions = [f"d0e5{i:08d}" for i in range(1, 7)]
+    for index, revision in enumerate(revisions):
+        body = textwrap.dedent(AUTHORS)
+        body = body.replace(f'revision = "{REV1}"', f'revision = "{revision}"')
+        body = body.replace("down_revision = None", f"down_revision = {previous!r}")
+        body = body.replace('"authors"', f'"t{index}"')
+        if index == 1:
+            body = body.replace('op.drop_table("t1")', 'raise RuntimeError("cannot undo t1")')
+        project.write(f"migrations/versions/r{index}.py", body)
+        previous = revision
+    assert project.run_cli("upgrade").exit_code == 0
+
+    result = project.run_cli("downgrade", "base")
+
+    assert result.exit_code == 4, result
+    message = " ".join(result.stderr.split())
+    assert f"Revision {revisions[1]} (migrations/versions/r1.py, line " in message
+    assert f"The database is at {revisions[1]}." in message
+    reverted = ", ".join(reversed(revisions[2:]))
+    assert f"Reverted and committed before it failed: {reverted}." in message
+    assert "The failed revision was rolled back." in message or backend == "mariadb"
+    assert project.version() == [revisions[1]]
+    assert {"t0", "t1"} <= project.tables()
+    assert not {"t2", "t3", "t4", "t5"} & project.tables()
+
+
+# Whatever a revision raises fails the command; a BaseException too.
+BASE_EXCEPTIONS = {
+    "sys.exit(0)": "import sys; sys.exit(0)",
+    "sys.exit(3)": "import sys; sys.exit(3)",
+    "GeneratorExit": "raise GeneratorExit()",
+    "BaseException": 'raise type("Abort", (BaseException,), {})("no more")',
+}
+
+
+@pytest.mark.parametrize("raised", sorted(BASE_EXCEPTIONS))
+def test_base_exception_in_a_revision_fails_the_command(
+    project: Project, backend: str, raised: str
+) -> None:
+    project.config(models=None)
+    assert project.run("init").exit_code == 0
+    project.write("migrations/versions/r1_authors.py", textwrap.dedent(AUTHORS))
+    project.write(
+        "migrations/versions/r2_books.py",
+        textwrap.dedent(BOOKS).replace("{failure}", BASE_EXCEPTIONS[raised]),
+    )
+    project.write("migrations/versions/r3_reviews.py", textwrap.dedent(LATER))
+
+    result = project.run_cli("upgrade")
+
+    assert result.exit_code == 4, result
+    message = " ".join(result.stderr.split())
+    assert f"Revision {REV2} (migrations/versions/r2_books.py, line " in message
+    assert f"The database is at {REV1}." in message
+    assert "Traceback" not in result.output
+    assert project.version() == [REV1]
+    assert "reviews" not in project.tables()
+    if raised.startswith("sys.exit"):
+        assert f"SystemExit: {raised[-2]}." in message
+        assert "A revision must not end the process" in message
+    if backend != "mariadb":
+        assert "books" not in project.tables()
+        assert "The failed revision was rolled back." in message
