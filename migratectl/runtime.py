@@ -633,8 +633,34 @@ def run_migrations(context: Any, **overrides: Any) -> None:
 def _run_online(
     context: Any, connection: Connection, options: dict[str, Any], *, owns_engine: bool
 ) -> None:
+    if owns_engine and context.config.attributes.get(WRITES, True):
+        end_statements_of_a_dead_client(connection)
     with _locks(context, {"": connection}, options):
         _configure_and_run(context, connection, options, owns_engine=owns_engine)
+
+
+# How often a PostgreSQL server checks that migratectl's session still has its client.
+CLIENT_CONNECTION_CHECK_INTERVAL = "2s"
+
+
+def end_statements_of_a_dead_client(connection: Connection) -> None:
+    """On PostgreSQL 14 and later, have the server look every few seconds whether this
+    session's client is still there while a statement runs: a migratectl killed with
+    ``kill -9`` (or whose machine died) cannot cancel its statement, and without the check
+    the orphaned session would run it to the end, holding the migration lock meanwhile."""
+    if connection.dialect.name != "postgresql":
+        return
+    if (connection.dialect.server_version_info or (0,)) < (14,):
+        return
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        connection.exec_driver_sql(
+            f"SET client_connection_check_interval = '{CLIENT_CONNECTION_CHECK_INTERVAL}'"
+        )
+        connection.commit()  # a SET in a transaction that rolls back would be undone
+    except DBAPIError:  # a platform without the check: "must be set to 0 on this platform"
+        connection.rollback()
 
 
 @contextmanager
@@ -1070,6 +1096,9 @@ def run_multidb_migrations(context: Any, **overrides: Any) -> None:
         return
 
     def run_all(connections: dict[str, Connection]) -> None:
+        if config.attributes.get(WRITES, True):
+            for connection in connections.values():
+                end_statements_of_a_dead_client(connection)
         with _locks(context, connections, options):
             for name, connection in connections.items():
                 if len(connections) > 1 and not wants_models(context):

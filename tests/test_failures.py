@@ -226,7 +226,7 @@ def test_mariadb_names_what_stayed_and_what_rolled_back(project: Project, backen
 
 # Creates a table, commits it and an index through autocommit_block(), then fails.
 AUTOCOMMIT_FAILURE = (
-    'with op.get_context().autocommit_block():\n'
+    "with op.get_context().autocommit_block():\n"
     '        op.execute("CREATE INDEX {concurrently}ix_books_id ON books (id)")\n'
     '    op.execute("INSERT INTO authors (id) VALUES (1)")\n'
     '    raise RuntimeError("stop after the index")'
