@@ -498,6 +498,7 @@ class _StatementLog:
             return
 
         def started_steps(heads: Any, ctx: Any) -> Iterator[Any]:
+            self.heads = sorted(head for head in heads if head)  # as Alembic just read them
             for step in steps_of(heads, ctx):
                 self.statements.clear()
                 self.committed = 0
