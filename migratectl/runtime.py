@@ -818,7 +818,8 @@ def _describe_interrupt(
         return error(" ".join(parts))
     parts.append(_database_is_at(log.heads))
     parts.extend(_what_stayed(context.get_context().dialect, log, "interrupted"))
-    return error(" ".join(parts), hint="Run the command again to continue.")
+    hint = "Then run the command again." if log.stayed else "Run the command again to continue."
+    return error(" ".join(parts), hint=hint)
 
 
 def _describe_lost_connection(

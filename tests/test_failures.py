@@ -351,3 +351,35 @@ def test_base_exception_in_a_revision_fails_the_command(
     if backend != "mariadb":
         assert "books" not in project.tables()
         assert "The failed revision was rolled back." in message
+
+
+def test_sys_exit_in_a_revision_fails_the_python_api_too(sqlite_project: Project) -> None:
+    """In-process (the Python API, and the CLI run inside another program) SystemExit from a
+    revision is a MigrationFailed too, never an exit of the caller."""
+    import os
+    import signal
+
+    from migratectl import api
+    from migratectl.errors import MigrationFailed
+    from migratectl.settings import load_settings
+
+    project = sqlite_project
+    project.config(models=None)
+    assert project.run("init").exit_code == 0
+    project.write("migrations/versions/r1_authors.py", textwrap.dedent(AUTHORS))
+    project.write(
+        "migrations/versions/r2_books.py",
+        textwrap.dedent(BOOKS).replace("{failure}", BASE_EXCEPTIONS["sys.exit(0)"]),
+    )
+    handler = signal.getsignal(signal.SIGTERM)
+
+    result = project.run("upgrade")  # typer's runner would report SystemExit(0) as exit 0
+    assert result.exit_code == 4, result
+    assert f"Revision {REV2} (migrations/versions/r2_books.py, line " in result.stderr
+
+    os.chdir(project.path)
+    with pytest.raises(MigrationFailed, match=f"Revision {REV2} .* SystemExit: 0"):
+        api.upgrade(load_settings(database_url=project.database_url))
+    assert project.version() == [REV1]
+    # In-process use leaves the host program's SIGTERM handling alone.
+    assert signal.getsignal(signal.SIGTERM) is handler
