@@ -490,6 +490,7 @@ class _StatementLog:
         self.committed_steps: list[Any] = []  # Alembic's MigrationInfo, in order
         self.uncommitted_steps: list[Any] = []
         self._heads_done: list[str] | None = None  # after the last revision that completed
+        self._before_commit: tuple[int, list[str] | None, int] = (0, None, 0)
 
     def watch(self, migration_context: Any) -> None:
         """Know when each revision starts (Alembic's steps are taken one at a time)."""
@@ -516,15 +517,24 @@ class _StatementLog:
             self.commit(conn)
 
     def commit(self, _conn: Any = None) -> None:
+        self._before_commit = (self.committed, self.heads, len(self.committed_steps))
         self.committed = len(self.statements)
         if self._heads_done is not None:
             self.heads = self._heads_done
         self.committed_steps.extend(self.uncommitted_steps)
         self.uncommitted_steps.clear()
 
+    def commit_failed(self) -> Any:
+        """SQLAlchemy reports a commit before making it: this one raised, so nothing of it
+        was made (the server rolls back a transaction whose COMMIT fails). Returns the step
+        whose commit it was, if any."""
+        self.committed, self.heads, count = self._before_commit
+        self.uncommitted_steps[:0] = self.committed_steps[count:]
+        del self.committed_steps[count:]
+        return self.uncommitted_steps.pop() if self.uncommitted_steps else None
+
     def revision_done(self, *, heads: Any = None, step: Any = None, **_: Any) -> None:
-        self.statements.clear()
-        self.committed = 0
+        # The statements stay listed until the next revision starts: its commit may fail.
         self._heads_done = sorted(heads or ())
         if step is not None:
             self.uncommitted_steps.append(step)
@@ -797,9 +807,12 @@ def _failures_reported(context: Any, log: _StatementLog | None) -> Iterator[None
         unloadable = unloadable_file_error(exc)
         if unloadable is not None:
             raise unloadable from exc
+        committing = None
+        if log is not None and _raised_by_commit(exc):
+            committing = log.commit_failed()
         if getattr(exc, "connection_invalidated", False) and log is not None:
-            raise _describe_lost_connection(context, exc, log) from exc
-        raise _describe_failure(context, exc, log) from exc
+            raise _describe_lost_connection(context, exc, log, committing) from exc
+        raise _describe_failure(context, exc, log, committing) from exc
     except BaseException as exc:  # sys.exit() in a data migration, GeneratorExit, …
         raise _describe_failure(context, exc, log) from exc
 
@@ -822,12 +835,27 @@ def _describe_interrupt(
     return error(" ".join(parts), hint=hint)
 
 
+def _raised_by_commit(exc: BaseException) -> bool:
+    return any(frame.name == "_commit_impl" for frame in traceback.extract_tb(exc.__traceback__))
+
+
 def _describe_lost_connection(
-    context: Any, exc: Exception, log: _StatementLog
+    context: Any, exc: Exception, log: _StatementLog, committing: Any = None
 ) -> DatabaseError | MigrationFailed:
     """The connection broke while a revision ran: what the server kept is what was
     committed; it rolls back the open transaction when it sees the connection gone."""
+    hint = (
+        "Check the server and the network between (a restart, a failover, a proxy or "
+        "firewall that ends connections), then run the command again."
+    )
     revision, where = _failing_revision(context.script, exc)
+    if committing is not None and revision is None:
+        return DatabaseError(
+            "The connection to the database was lost while committing revision "
+            f"{committing.up_revision_id}: {_error_text(exc)} Whether the server made that "
+            "commit is not known: `migratectl current` shows the revision the database is at.",
+            hint=hint,
+        )
     during = f" during revision {revision} ({where})" if revision else ""
     parts = [f"The connection to the database was lost{during}: {_error_text(exc)}"]
     parts.append(_database_is_at(log.heads))
@@ -839,10 +867,6 @@ def _describe_lost_connection(
             f"The statement that was running ({_shorten(statement)}) may still complete on the "
             f"server, which commits DDL by itself: look before running the revision again."
         )
-    hint = (
-        "Check the server and the network between (a restart, a failover, a proxy or "
-        "firewall that ends connections), then run the command again."
-    )
     if log.stayed:
         return MigrationFailed(" ".join(parts), hint=hint)
     return DatabaseError(" ".join(parts), hint=hint)
@@ -856,10 +880,12 @@ def _database_is_at(heads: list[str] | None) -> str:
 
 
 def _describe_failure(
-    context: Any, exc: BaseException, log: _StatementLog | None
+    context: Any, exc: BaseException, log: _StatementLog | None, committing: Any = None
 ) -> MigrationFailed:
     script: ScriptDirectory = context.script
     revision, where = _failing_revision(script, exc)
+    if revision is None and committing is not None:  # a deferred constraint, say
+        revision, where = committing.up_revision_id, "at its COMMIT"
     error = _error_text(exc)
     message = f"Revision {revision} ({where}) failed: {error}" if revision else f"Failed: {error}"
     details: list[str] = []
@@ -921,7 +947,11 @@ def _what_stayed(
 ) -> list[str]:
     """Sentences on what of this command stayed committed and what was rolled back."""
     parts: list[str] = []
-    reverted = [step.up_revision_id for step in log.committed_steps if not step.is_upgrade]
+    reverted = [
+        step.up_revision_id
+        for step in log.committed_steps
+        if not step.is_upgrade and not step.is_stamp
+    ]
     if reverted:
         before = "it failed" if which == "failed" else "the interrupt"
         parts.append(f"Reverted and committed before {before}: " + ", ".join(reverted) + ".")

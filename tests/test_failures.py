@@ -383,3 +383,36 @@ def test_sys_exit_in_a_revision_fails_the_python_api_too(sqlite_project: Project
     assert project.version() == [REV1]
     # In-process use leaves the host program's SIGTERM handling alone.
     assert signal.getsignal(signal.SIGTERM) is handler
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_revision_failing_at_its_commit_is_named_and_rolled_back(
+    project: Project, backend: str
+) -> None:
+    """A deferred constraint fails at COMMIT, after the revision's code returned: the
+    revision is still named, and its work (which never committed) is not reported stayed."""
+    project.config(models=None)
+    assert project.run("init").exit_code == 0
+    project.write("migrations/versions/r1_authors.py", textwrap.dedent(AUTHORS))
+    project.write(
+        "migrations/versions/r2_books.py",
+        textwrap.dedent(BOOKS)
+        .replace(
+            'op.create_table("books", sa.Column("id", sa.Integer, primary_key=True))',
+            'op.execute("CREATE TABLE books (id integer, '
+            'CONSTRAINT uq_books UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)")',
+        )
+        .replace("{failure}", 'op.execute("INSERT INTO books (id) VALUES (1), (1)")'),
+    )
+    project.write("migrations/versions/r3_reviews.py", textwrap.dedent(LATER))
+
+    result = project.run_cli("upgrade")
+
+    assert result.exit_code == 4, result
+    message = " ".join(result.stderr.split())
+    assert f"Revision {REV2} (at its COMMIT) failed: UniqueViolation:" in message
+    assert f"The database is at {REV1}." in message
+    assert "The failed revision was rolled back." in message
+    assert "stayed" not in message
+    assert project.version() == [REV1]
+    assert "books" not in project.tables()
