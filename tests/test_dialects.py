@@ -65,7 +65,7 @@ def test_widened_string_is_detected_then_upgraded(project: Project) -> None:
     check = project.run("check")
     assert check.exit_code == 1, check
     assert re.search(
-        r"modify_type users\.name: VARCHAR\(length=50\) -> String\(length=100\)", check.stdout
+        r"modify_type users\.name: VARCHAR\(50\) -> VARCHAR\(100\)", check.stdout
     )
 
     migrated = project.run("migrate", "-m", "widen name")
