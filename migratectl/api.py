@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
-from migratectl import runtime
+from migratectl import guards, runtime
 from migratectl.errors import (
     ConfigError,
     DatabaseError,
@@ -98,10 +98,12 @@ class CheckResult:
     pending: list[str]
     # Multi-database repositories: name -> pending revision ids, for databases behind head.
     pending_by_database: dict[str, list[str]] = field(default_factory=dict)
+    # The repository has no revision, and the database already holds these models' tables.
+    needs_adopt: list[str] = field(default_factory=list)
 
     @property
     def up_to_date(self) -> bool:
-        return not self.operations and not self.pending
+        return not self.operations and not self.pending and not self.needs_adopt
 
 
 @dataclass
@@ -169,6 +171,16 @@ def require_repository(settings: Settings) -> None:
             f"No migration repository at {_display(settings.directory)}.",
             hint="Run `migratectl init` to create it, or point --directory / `directory` "
             "at an existing one.",
+        )
+    if settings.binds and not is_multidb(settings):
+        binds = ", ".join(f"[binds.{name}]" for name in settings.binds)
+        where = _display(settings.config_file) if settings.config_file else "the configuration"
+        raise ConfigError(
+            f"{where} has {binds}, but the repository {_display(settings.directory)} serves one "
+            "database (it was not made with `init --multidb`): the binds would be ignored.",
+            hint="To migrate several databases, create a multi-database repository with "
+            "`migratectl init --multidb -d NEW_DIRECTORY`, or convert this one with "
+            "`migratectl init --convert --multidb`; otherwise remove the [binds] tables.",
         )
 
 
@@ -574,10 +586,21 @@ def revision(
     require_repository(settings)
     config = build_config(settings, output, autogenerate=autogenerate)
     revisions = [head, *(depends_on or [])]
+    if rev_id is not None:
+        with translate_errors(settings):
+            guards.check_rev_id(rev_id, script_directory(config))
+    after_all = _after_all_databases(settings, process_revision_directives)
+
+    def guarded(context: Any, revision: Any, directives: list[Any]) -> None:
+        if autogenerate:
+            guards.check_autogenerate(context, directives, settings)
+        if after_all is not None:
+            after_all(context, revision, directives)
+
     with translate_errors(settings, user_revisions=revisions), alembic_logging(output, config):
         scripts = command.revision(
             config,
-            message=message,
+            message=guards.docstring_text(message),
             autogenerate=autogenerate,
             sql=sql,
             head=head,
@@ -586,7 +609,7 @@ def revision(
             version_path=version_path,
             rev_id=rev_id,
             depends_on=cast(Any, list(depends_on)) if depends_on else None,
-            process_revision_directives=_after_all_databases(settings, process_revision_directives),
+            process_revision_directives=guarded,
         )
     if scripts is None:
         return []
@@ -665,10 +688,17 @@ def migrate(
     return paths
 
 
-def compare(settings: Settings, output: Output | None = None, connection: Any = None) -> list[Any]:
+def compare(
+    settings: Settings,
+    output: Output | None = None,
+    connection: Any = None,
+    *,
+    tables_present: list[str] | None = None,
+) -> list[Any]:
     """Autogenerate's operations for the models against the database, writing nothing.
 
     ``connection``: the (only) database's, already open; otherwise env.py connects.
+    ``tables_present``: filled with the models' tables each database already holds.
     """
     from alembic import command
 
@@ -679,15 +709,19 @@ def compare(settings: Settings, output: Output | None = None, connection: Any = 
             captured.extend(script.upgrade_ops_list)
         directives[:] = []
 
+    after_all = _after_all_databases(settings, capture)
+
+    def per_database(context: Any, revision: Any, directives: list[Any]) -> None:
+        if tables_present is not None:
+            tables_present.extend(guards.model_tables_in_database(context))
+        if after_all is not None:
+            after_all(context, revision, directives)
+
     config = build_config(settings, output, autogenerate=True)
     if connection is not None:
         config.attributes["connection"] = connection
     with translate_errors(settings), alembic_logging(output or Output(), config):
-        command.revision(
-            config,
-            autogenerate=True,
-            process_revision_directives=_after_all_databases(settings, capture),
-        )
+        command.revision(config, autogenerate=True, process_revision_directives=per_database)
     return captured
 
 
@@ -817,11 +851,15 @@ def _check(
         return CheckResult(state.database, [], pending, pending_by_database=behind)
     multidb = bool(state.binds)
     operations: list[str] = []
-    for ops in compare(settings, output, connection):
+    # No revision yet: the models' tables the database already holds make it one for adopt.
+    present: list[str] | None = [] if not state.heads else None
+    for ops in compare(settings, output, connection, tables_present=present):
         name = (getattr(ops, "upgrade_token", "") or "").removesuffix("_upgrades")
         prefix = f"[{name or 'default'}] " if multidb else ""
         operations.extend(prefix + line for line in describe_operations(ops))
-    return CheckResult(state.database, operations=operations, pending=[])
+    return CheckResult(
+        state.database, operations=operations, pending=[], needs_adopt=sorted(present or [])
+    )
 
 
 def _pending_by_database(
@@ -896,8 +934,16 @@ def merge(
     require_repository(settings)
     config = build_config(settings, output)
     with translate_errors(settings, user_revisions=revisions):
+        scripts = script_directory(config)
+        guards.check_merge(scripts, revisions)
+        if rev_id is not None:
+            guards.check_rev_id(rev_id, scripts)
         script = command.merge(
-            config, list(revisions), message=message, branch_label=branch_label, rev_id=rev_id
+            config,
+            list(revisions),
+            message=guards.docstring_text(message),
+            branch_label=branch_label,
+            rev_id=rev_id,
         )
     if script is None:
         raise UsageError("Nothing to merge.")

@@ -13,7 +13,8 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -32,7 +33,7 @@ from migratectl.errors import (
     SigtermReceived,
     UsageError,
 )
-from migratectl.output import Output
+from migratectl.output import Output, mask_url
 
 if TYPE_CHECKING:
     from migratectl.api import RevisionInfo, VersioningResult
@@ -144,9 +145,34 @@ def _readable_metavars(params: list[Any]) -> list[Any]:
     return params
 
 
+# click's UsageError, from whichever click typer uses (recent typers bundle their own copy).
+_CLICK_USAGE_ERROR: type[Exception] = next(
+    cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "UsageError"
+)
+
+
+@contextmanager
+def _masked_usage_errors() -> Iterator[None]:
+    """A usage error quotes what was typed ("Got unexpected extra argument(s) (…)", "No such
+    command '…'"): a database URL typed in the wrong place must not show its password."""
+    try:
+        yield
+    except _CLICK_USAGE_ERROR as exc:
+        exc.message = mask_url(str(getattr(exc, "message", "")))  # type: ignore[attr-defined]
+        raise
+
+
 class _Group(typer.core.TyperGroup):
     def get_params(self, ctx: Any) -> list[Any]:
         return _readable_metavars(_DeferredCoercion.install(super().get_params(ctx)))
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        with _masked_usage_errors():
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _masked_usage_errors():
+            return super().invoke(ctx)
 
 
 app = typer.Typer(
@@ -633,14 +659,23 @@ def init(
 ) -> None:
     """Create a migration repository (and migratectl.toml when there is no configuration)."""
     from migratectl import api
+    from migratectl.scaffold import password_variable
     from migratectl.settings import CONFIG_FILENAME
 
     settings = inv.settings(config_must_exist=False)
+    variable = password_variable(settings)
     written = api.init(
         settings, multidb=multidb, template=template, package=package, convert=convert
     )
     for path in written:
         inv.output.info(f"Created {_rel(path)}")
+    if variable and settings.database_url:
+        config = _rel(settings.config_file) if settings.config_file else CONFIG_FILENAME
+        inv.output.info(
+            f"The database password is not written into {config}: its database_url reads it "
+            f"from ${{{variable}}}. Set the environment variable {variable} to the password "
+            "(percent-encoded, as in the URL) before running migratectl."
+        )
     if convert:
         inv.output.info(
             f"Converted {_rel(settings.directory)}: the old env.py is kept as env.py.orig; "
@@ -834,6 +869,18 @@ def check(inv: Invocation, json_output: JsonOption = False) -> None:
     elif result.pending:
         inv.output.result(
             "The database is not at head; pending revisions: " + ", ".join(result.pending)
+        )
+    elif result.needs_adopt:
+        inv.output.result(
+            "The repository has no revision yet, but the database already holds the models' "
+            "tables (" + ", ".join(result.needs_adopt) + "): a fresh database would get none "
+            "of them."
+        )
+        for operation in result.operations:
+            inv.output.result(f"  {operation}")
+        inv.output.info(
+            "Run `migratectl adopt`: it writes the initial revision from the models and "
+            "stamps this database at it."
         )
     elif result.operations:
         inv.output.result("The models have changes that no revision holds:")

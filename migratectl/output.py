@@ -13,8 +13,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from rich.console import Console
 
-# scheme://user:password@host -> scheme://user:***@host, without importing SQLAlchemy.
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?=@)")
+# scheme://user:password@host -> scheme://user:***@host, without importing SQLAlchemy. The
+# password runs to the last "@" before the host's end (a "/", "?", a space or the end), so
+# one holding an unencoded "@" is masked whole too.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)(?P<pw>\S+?)(?=@[^@/?\s]*(?:[/?\s]|$))"
+)
 
 
 def mask_url(url: str) -> str:

@@ -164,7 +164,24 @@ def make_engine(url_text: str, *, readonly: bool = False) -> Any:
         _make_sqlite_ddl_transactional(sync_engine, event)
     if "read_timeout" in kwargs["connect_args"]:
         _lift_pymysql_read_timeout(sync_engine, event)
+    if url.get_driver_name() == "pymysql":
+        _send_pymysql_password_as_utf8(sync_engine, event)
     return engine
+
+
+def _send_pymysql_password_as_utf8(engine: Engine, event: Any) -> None:
+    """PyMySQL encodes a password as Latin-1 and fails on any other character; the server
+    knows such a password by its UTF-8 bytes (what the mysql client and mysqlclient send),
+    and PyMySQL sends bytes as they are."""
+
+    @event.listens_for(engine, "do_connect")
+    def _utf8_password(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        password = cparams.get("password")
+        if isinstance(password, str):
+            try:
+                password.encode("latin-1")
+            except UnicodeEncodeError:
+                cparams["password"] = password.encode("utf-8")
 
 
 def _lift_pymysql_read_timeout(engine: Engine, event: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -155,6 +156,31 @@ def _config_file_to_write(settings: Settings) -> Path | None:
     return None
 
 
+# The variable a migratectl.toml written by init reads the database password from.
+PASSWORD_VARIABLE = "DATABASE_PASSWORD"
+# scheme://user:PASSWORD@…, split as SQLAlchemy's make_url splits it.
+_URL_PASSWORD = re.compile(r"^(?P<head>[\w+]+://[^:/]*:)(?P<password>[^@]*)(?P<rest>@.*)$", re.S)
+
+
+def password_variable(settings: Settings) -> str | None:
+    """The variable the configuration file init writes will read the password from: a
+    password given on the command line is never written into the file."""
+    url = settings.database_url
+    if _config_file_to_write(settings) is None or not url:
+        return None
+    if settings.sources.get("database_url") in (ENV_DATABASE_URL, ENV_DATABASE_URL_FALLBACK):
+        return None  # the file reads the whole URL from that variable
+    match = _URL_PASSWORD.match(url)
+    return PASSWORD_VARIABLE if match and match.group("password") else None
+
+
+def _without_password(url: str) -> str:
+    match = _URL_PASSWORD.match(url)
+    if not match or not match.group("password"):
+        return url
+    return f"{match.group('head')}${{{PASSWORD_VARIABLE}}}{match.group('rest')}"
+
+
 def _toml_string(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
@@ -179,7 +205,7 @@ def _write_config_file(path: Path, settings: Settings, *, multidb: bool) -> None
         url = settings.database_url
         if elsewhere:
             url = resolve_sqlite_path(url, here)  # the SQLite file the flag meant
-        lines.append(f"database_url = {_toml_string(url)}")
+        lines.append(f"database_url = {_toml_string(_without_password(url))}")
     else:
         lines.append('# database_url = "sqlite:///app.db"')
     if sources.get("models") == ENV_MODELS:

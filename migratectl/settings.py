@@ -7,6 +7,7 @@ Nothing here imports SQLAlchemy or Alembic, so loading settings stays cheap.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import os
 import re
@@ -297,6 +298,16 @@ def validate(table: Mapping[str, Any], where: str) -> None:
             )
         if key in CONFIGURE_TYPES:
             _check_type(f"configure.{key}", value, CONFIGURE_TYPES[key], where)
+        else:
+            known_configure = configure_parameters() - CONFIGURE_RESERVED.keys()
+            if key not in known_configure:
+                raise ConfigError(
+                    f'Unknown key "configure.{key}" in {where}.'
+                    + _closest(key, sorted(known_configure)),
+                    hint="[configure] takes the keyword arguments of the installed Alembic's "
+                    "EnvironmentContext.configure() (compare_server_default, include_schemas, "
+                    "version_table, …).",
+                )
     for name, bind in table.get("binds", {}).items():
         if not isinstance(bind, dict):
             raise ConfigError(f"binds.{name} in {where} must be a table.")
@@ -307,6 +318,25 @@ def validate(table: Mapping[str, Any], where: str) -> None:
                     hint="A bind takes database_url and models.",
                 )
             _check_type(f"binds.{name}.{key}", value, BIND_KEYS[key], where)
+
+
+@functools.cache
+def configure_parameters() -> frozenset[str]:
+    """The keyword arguments the installed Alembic's ``EnvironmentContext.configure()`` takes:
+    those of its signature, and those it passes on through ``**kw`` (named in its docstring,
+    e.g. ``version_table``). Imports Alembic: called only for a key outside CONFIGURE_TYPES."""
+    import inspect
+
+    from alembic.runtime.environment import EnvironmentContext
+
+    configure = EnvironmentContext.configure
+    named = {
+        name
+        for name, parameter in inspect.signature(configure).parameters.items()
+        if name != "self" and parameter.kind is not inspect.Parameter.VAR_KEYWORD
+    }
+    documented = re.findall(r":param (\w+):", inspect.getdoc(configure) or "")
+    return frozenset(named.union(documented))
 
 
 def interpolate(value: Any, key: str, environ: Mapping[str, str]) -> Any:
@@ -334,9 +364,10 @@ def interpolate(value: Any, key: str, environ: Mapping[str, str]) -> Any:
 
 
 def check_file_template(template: str, where: str) -> None:
-    """Reject a template Alembic could not fill in, before any revision is written."""
+    """Reject a template Alembic could not fill in, or that would put a revision file outside
+    its versions folder, before any revision is written."""
     try:
-        template % _FILE_TEMPLATE_TOKENS
+        filled = template % _FILE_TEMPLATE_TOKENS
     except KeyError as exc:
         raise ConfigError(
             f"file_template in {where} uses %({exc.args[0]})s, which Alembic does not provide.",
@@ -348,10 +379,34 @@ def check_file_template(template: str, where: str) -> None:
             hint='For example "%(year)d%(month).2d%(day).2d_%(rev)s_%(slug)s"; '
             "a literal % is written %%.",
         ) from None
+    path = Path(filled.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts:
+        raise ConfigError(
+            f"file_template in {where} would write revision files outside the versions "
+            f"folder ({template!r}).",
+            hint="Use a file name, or sub-folders of the versions folder "
+            '(e.g. "%(year)d/%(rev)s_%(slug)s"); no ".." and no absolute path.',
+        )
 
 
 # [alembic] options that migratectl's own keys set, and the values Alembic parses itself.
 _ALEMBIC_OWN_OPTIONS = {"script_location": "directory", "sqlalchemy": "database_url"}
+# The main options Alembic reads (alembic/script/base.py ScriptDirectory.from_config,
+# alembic/config.py, alembic/command.py), and post_write_hooks, a section of its own.
+ALEMBIC_OPTIONS = (
+    "file_template",
+    "output_encoding",
+    "path_separator",
+    "prepend_sys_path",
+    "recursive_version_locations",
+    "revision_environment",
+    "sourceless",
+    "timezone",
+    "truncate_slug_length",
+    "version_locations",
+    "version_path_separator",
+    "post_write_hooks",
+)
 _ALEMBIC_SEPARATORS = ("space", "newline", "os", ":", ";")
 
 
@@ -364,10 +419,11 @@ def check_alembic_options(options: Mapping[str, Any], where: str) -> None:
                 f"alembic.{key} in {where} is set by migratectl from its {own} key.",
                 hint=f"Set {own} (top level) instead of alembic.{key}.",
             )
-        if key == "DEFAULT" and isinstance(value, dict):
+        if key not in ALEMBIC_OPTIONS:
             raise ConfigError(
-                f"[alembic.DEFAULT] in {where}: DEFAULT cannot be an Alembic section name.",
-                hint="Put the options in [alembic] or another section.",
+                f'Unknown key "alembic.{key}" in {where}: Alembic reads no such option.'
+                + _closest(key, list(ALEMBIC_OPTIONS)),
+                hint="[alembic] takes " + ", ".join(ALEMBIC_OPTIONS) + ".",
             )
         if key == "truncate_slug_length" and not (
             (isinstance(value, int) and not isinstance(value, bool))
@@ -444,6 +500,28 @@ def _environment_with_env_file(
     return {**added, **env}, path, added
 
 
+# How SQLAlchemy's make_url splits scheme://user:password@host: the user name runs to the
+# first ":" or "/", the password to the first "@", the host to the first "/", ":" or "?".
+_URL_LOGIN = re.compile(r"^[\w+]+://(?P<user>[^:/]*)(?::[^@]*)?@(?P<host>[^/:?]*)")
+
+
+def check_url_login(url: str, source: str) -> None:
+    """Refuse a URL whose user part holds a second, unencoded "@": SQLAlchemy would take the
+    rest of the password for the host. The URL is not shown: it holds the password."""
+    match = _URL_LOGIN.match(url)
+    if match and "@" in match.group("user") + match.group("host"):
+        raise ConfigError(
+            f'The database URL from {source} has an unencoded "@" in its user name or '
+            "password, so SQLAlchemy would read part of the password as the host (the URL is "
+            "not shown: it holds the password).",
+            hint='Percent-encode them: @ is written %40 (a password "p@ss" becomes "p%40ss"), '
+            ": is %3A, / is %2F, % is %25, # is %23, ? is %3F. "
+            'python -c "import urllib.parse, getpass; '
+            "print(urllib.parse.quote(getpass.getpass(), safe=''))\" prints the encoded form "
+            "of a password typed at its prompt.",
+        )
+
+
 def resolve_sqlite_path(url: str, base: Path) -> str:
     """Make a relative SQLite path in ``url`` absolute against ``base``."""
     match = _SQLITE_RELATIVE.match(url)
@@ -518,6 +596,7 @@ def load_settings(
         sources["database_url"] = where
     if settings.database_url:
         settings.database_url = normalize_url(settings.database_url)
+        check_url_login(settings.database_url, sources["database_url"])
 
     if models:
         settings.models, sources["models"] = models, "--models"
@@ -558,6 +637,8 @@ def load_settings(
     settings.configure = dict(from_file("configure", {}))
     for name, bind in from_file("binds", {}).items():
         url = bind.get("database_url")
+        if url:
+            check_url_login(url, f"[binds.{name}] in {where}")
         settings.binds[name] = BindSettings(
             name=name,
             database_url=resolve_sqlite_path(normalize_url(url), base) if url else None,

@@ -745,8 +745,11 @@ def test_nested_alembic_table_is_a_section(sqlite_project: Project, quoted: bool
 
 def test_alembic_options_keep_percent_signs(sqlite_project: Project) -> None:
     p = sqlite_project
-    p.config('[alembic]\ncustom_option = "100%"\n[alembic.my_section]\nvalue = "50% off"\n')
+    p.config(
+        '[alembic]\ntimezone = "100%"\n'
+        '[alembic.post_write_hooks]\nhooks = "fmt"\n"fmt.options" = "--ratio 50%"\n'
+    )
     settings = load_settings(cwd=p.path, environ={})
     config = api.build_config(settings)
-    assert config.get_main_option("custom_option") == "100%"
-    assert config.get_section_option("my_section", "value") == "50% off"
+    assert config.get_main_option("timezone") == "100%"
+    assert config.get_section_option("post_write_hooks", "fmt.options") == "--ratio 50%"

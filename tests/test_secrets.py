@@ -274,3 +274,142 @@ def test_failing_revision_with_verbose_keeps_the_password(
     assert result.exit_code == 4, result
     assert "Traceback" in result.stderr
     assert_secret_kept(result)
+
+
+# --------------------------------------------------------------------------- odd input
+
+
+def pieces(secret: str, size: int = 5) -> list[str]:
+    """``secret`` whole, each part around its ``@``, and every run of ``size`` characters:
+    no part of it may show, not even what is left after a masking that stopped too early."""
+    parts = {secret, *(part for part in secret.split("@") if part)}
+    parts.update(secret[i : i + size] for i in range(len(secret) - size + 1))
+    return sorted(parts)
+
+
+def assert_no_piece_of(result: Result, secret: str) -> None:
+    for piece in pieces(secret):
+        assert piece not in result.stdout, (piece, result)
+        assert piece not in result.stderr, (piece, result)
+
+
+STRAY = f"postgresql+psycopg://app:{PASSWORD}@127.0.0.1:1/app"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["upgrade", "head", STRAY],
+        ["current", STRAY],
+        [STRAY],
+        ["--database-url", STRAY, STRAY.replace("app:", "other:")],
+        ["upgrade", "--lock-timeout", STRAY],
+        ["history", "-r", "base:head", STRAY],
+    ],
+    ids=["extra-argument", "no-argument-taken", "as-a-command", "after-a-url", "bad-value", "rr"],
+)
+def test_a_url_typed_in_the_wrong_place_is_masked_in_usage_errors(
+    sqlite_project: Project, args: list[str]
+) -> None:
+    project = with_repository(sqlite_project)
+    result = project.run_cli(*args)
+    assert result.exit_code == 2, result
+    assert "Error:" in result.stderr
+    assert_no_piece_of(result, PASSWORD)
+    if "--lock-timeout" not in args:  # that message does not quote the value
+        assert ":***@127.0.0.1:1/app" in result.stderr
+
+
+AT_PASSWORD = "Xk9q@Zr7w"
+
+
+@pytest.mark.parametrize("where", ["flag", "environment", "file", "bind"])
+def test_a_password_with_an_unencoded_at_sign_is_refused(
+    sqlite_project: Project, where: str
+) -> None:
+    project = with_repository(sqlite_project)
+    url = f"postgresql+psycopg://app:{AT_PASSWORD}@127.0.0.1:1/app"
+    args: list[str] = ["current"]
+    env: dict[str, str] = {}
+    if where == "flag":
+        args = ["--database-url", url, *args]
+    elif where == "environment":
+        env["MIGRATECTL_DATABASE_URL"] = url
+    elif where == "file":
+        project.write("migratectl.toml", f'database_url = "{url}"\n')
+    else:
+        project.write(
+            "migratectl.toml",
+            f'database_url = "sqlite:///app.db"\n[binds.other]\ndatabase_url = "{url}"\n',
+        )
+    for flags in ([], ["-v"]):
+        result = project.run_cli(*flags, *args, env=env)
+        assert result.exit_code == 2, result
+        assert 'unencoded "@"' in result.stderr
+        assert "%40" in result.stderr  # how to encode it
+        assert "Traceback" not in result.stderr
+        assert_no_piece_of(result, AT_PASSWORD)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_init_writes_a_reference_to_the_password_not_the_password(
+    sqlite_project: Project, backend: str, secret_login: dict[str, str]
+) -> None:
+    project = sqlite_project
+    url = secret_login["postgresql"]
+    result = project.run_cli("--database-url", url, "--models", "models", "init")
+    assert result.exit_code == 0, result
+    assert_no_piece_of(result, PASSWORD)
+    assert "DATABASE_PASSWORD" in result.stderr
+    written = (project.path / "migratectl.toml").read_text()
+    for piece in pieces(PASSWORD):
+        assert piece not in written
+    reference = url.replace(f":{PASSWORD}@", ":${DATABASE_PASSWORD}@")
+    assert f'database_url = "{reference}"' in written
+
+    result = project.run_cli("current")
+    assert result.exit_code == 2, result
+    assert "DATABASE_PASSWORD" in result.stderr
+
+    result = project.run_cli("current", env={"DATABASE_PASSWORD": PASSWORD})
+    assert result.exit_code == 0, result  # the password is read from the variable
+    assert_no_piece_of(result, PASSWORD)
+
+
+UNICODE_PASSWORD = "пароль密码Ωé"
+
+
+def test_a_non_latin1_password_logs_in_with_pymysql(
+    sqlite_project: Project, tmp_path: Path
+) -> None:
+    require_server("mariadb")
+    databases = fresh_database("mariadb", tmp_path)
+    url = make_url(next(databases))
+    user = f"mc_uni_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(SERVER_URLS["mariadb"], poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(
+            text(f"CREATE USER '{user}'@'%' IDENTIFIED BY :password"),
+            {"password": UNICODE_PASSWORD},
+        )
+        connection.execute(text(f"GRANT ALL ON {url.database}.* TO '{user}'@'%'"))
+    try:
+        project = with_repository(sqlite_project)
+        login = url.set(username=user, password=UNICODE_PASSWORD)
+        project.env["MIGRATECTL_DATABASE_URL"] = login.render_as_string(hide_password=False)
+        for args in (["-v", "upgrade"], ["current"], ["check"]):
+            result = project.run_cli(*args)
+            assert result.exit_code in (0, 1), result
+            assert "Unexpected" not in result.stderr
+            assert_no_piece_of(result, UNICODE_PASSWORD)
+        assert project.run_cli("current").stdout.strip() == "5ec000000001 (head)"
+        wrong = login.set(password=UNICODE_PASSWORD[::-1]).render_as_string(hide_password=False)
+        result = project.run_cli("current", env={"MIGRATECTL_DATABASE_URL": wrong})
+        assert result.exit_code == 3, result  # a wrong one is refused as a login, not a bug
+        assert "refused the login" in result.stderr
+        assert_no_piece_of(result, UNICODE_PASSWORD[::-1])
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP USER '{user}'@'%'"))
+        admin.dispose()
+        next(databases, None)
