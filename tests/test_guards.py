@@ -354,3 +354,19 @@ def test_message_text_in_the_file_reads_as_typed(sqlite_project: Project) -> Non
     assert path.name == "r1_add_notes.py"
     assert path.read_text().startswith('"""add notes\n')
     assert textwrap.dedent(path.read_text()).count('"""') == 2
+
+
+def test_a_binds_models_without_tables_drop_nothing(sqlite_project: Project) -> None:
+    project = sqlite_project
+    project.models(MODELS)
+    project.write("empty_models.py", EMPTY_MODELS)
+    analytics = project.path / "analytics.db"
+    project.config(f'[binds.analytics]\ndatabase_url = "sqlite:///{analytics}"\n')
+    assert project.run("init", "--multidb").exit_code == 0
+    project.config(
+        f'[binds.analytics]\ndatabase_url = "sqlite:///{analytics}"\nmodels = "empty_models"\n'
+    )
+    Project(project.path, f"sqlite:///{analytics}").query("CREATE TABLE events (id INTEGER)")
+    result = project.run("migrate", "-m", "oops")
+    refused(result, 'The models "empty_models" define no table', "(events)", "Nothing was written")
+    assert project.revision_files() == []
