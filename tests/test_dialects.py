@@ -64,9 +64,7 @@ def test_widened_string_is_detected_then_upgraded(project: Project) -> None:
     project.models(users_model(100))
     check = project.run("check")
     assert check.exit_code == 1, check
-    assert re.search(
-        r"modify_type users\.name: VARCHAR\(50\) -> VARCHAR\(100\)", check.stdout
-    )
+    assert re.search(r"modify_type users\.name: VARCHAR\(50\) -> VARCHAR\(100\)", check.stdout)
 
     migrated = project.run("migrate", "-m", "widen name")
     assert migrated.exit_code == 0, migrated
