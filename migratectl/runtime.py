@@ -161,7 +161,7 @@ def make_engine(url_text: str, *, readonly: bool = False) -> Any:
             ),
         ) from None
     if backend == "sqlite":
-        _make_sqlite_ddl_transactional(sync_engine, event)
+        _make_sqlite_ddl_transactional(sync_engine, event, readonly=readonly)
     if "read_timeout" in kwargs["connect_args"]:
         _lift_pymysql_read_timeout(sync_engine, event)
     if url.get_driver_name() == "pymysql":
@@ -208,12 +208,21 @@ def _driver_hint(url: Any, *, is_async: bool, module: str | None) -> str:
     )
 
 
-def _make_sqlite_ddl_transactional(engine: Engine, event: Any) -> None:
-    """SQLite can roll back DDL, but Python's driver does not BEGIN before it. Take over."""
+def _make_sqlite_ddl_transactional(engine: Engine, event: Any, *, readonly: bool) -> None:
+    """SQLite can roll back DDL, but Python's driver does not BEGIN before it. Take over.
+
+    ``readonly``: no BEGIN at all, so each statement is its own transaction and holds
+    SQLite's shared lock only while it runs; a read-only command that imports the models or
+    compares for a while between two reads never makes a concurrent writer fail with
+    "database is locked".
+    """
 
     @event.listens_for(engine, "connect")
     def _no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+
+    if readonly:
+        return
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
