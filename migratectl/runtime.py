@@ -60,6 +60,8 @@ _FALLBACK_DRIVERS = {
     "mariadb": ("MySQLdb", "pymysql"),
 }
 CONNECT_TIMEOUT = 10
+# What PostgreSQL shows for migratectl's sessions (pg_stat_activity), e.g. as a lock's holder.
+APPLICATION_NAME = "migratectl"
 
 
 # --------------------------------------------------------------------------- engines
@@ -95,6 +97,19 @@ def _with_available_driver(url: Any) -> Any:
 
 
 def _connect_args(url: Any) -> dict[str, Any]:
+    """A connect timeout, and on PostgreSQL an ``application_name`` the URL does not set."""
+    args = _connect_timeout_args(url)
+    if url.get_backend_name() == "postgresql" and "application_name" not in url.query:
+        driver = url.get_driver_name()
+        if driver in ("psycopg", "psycopg2"):
+            # libpq's fallback: PGAPPNAME and the URL's own setting still win.
+            args["fallback_application_name"] = APPLICATION_NAME
+        elif driver == "asyncpg" and not os.environ.get("PGAPPNAME"):
+            args["server_settings"] = {"application_name": APPLICATION_NAME}
+    return args
+
+
+def _connect_timeout_args(url: Any) -> dict[str, Any]:
     """A connect timeout, so an unreachable server fails in seconds, not minutes."""
     driver = url.get_driver_name()
     if "timeout" in url.query or "connect_timeout" in url.query:
@@ -441,12 +456,6 @@ def configure_options(settings: Settings, overrides: dict[str, Any]) -> dict[str
     return options
 
 
-def version_table_of(options: dict[str, Any]) -> str:
-    schema = options.get("version_table_schema")
-    table = options.get("version_table", "alembic_version")
-    return f"{schema}.{table}" if schema else table
-
-
 def _chain(*callbacks: Callable[..., None] | None) -> Callable[..., None]:
     present = [cb for cb in callbacks if cb is not None]
 
@@ -716,7 +725,8 @@ def _locks(
                     migration_lock(
                         connections[name],
                         timeout=lock_timeout,
-                        version_table=version_table_of(options),
+                        version_table=options.get("version_table", "alembic_version"),
+                        version_table_schema=options.get("version_table_schema"),
                         notify=output.info,
                     )
                 )

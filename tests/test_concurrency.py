@@ -191,35 +191,45 @@ def test_concurrent_downgrades_to_base(backend: str, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- lock timeout
 
 
+HOLDER_APPLICATION = "lock-holder-test"
+
+
 @contextlib.contextmanager
-def hold_migration_lock(backend: str, database_url: str) -> Iterator[None]:
-    """Hold the lock a migratectl process would take, from this (the test) process."""
+def hold_migration_lock(backend: str, database_url: str) -> Iterator[str]:
+    """Hold the lock a migratectl process would take, from this (the test) process; yields
+    how migratectl should name the holder."""
     if backend == "sqlite":
         database = Path(make_url(database_url).database or "")
-        lock_file = database.with_name(database.name + ".migratectl-lock")
-        with open(lock_file, "a+b") as handle:
+        database.touch()
+        with open(database, "rb") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             try:
-                yield
+                yield f"process {os.getpid()}"
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         return
-    engine = create_engine(database_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    connect_args = {"application_name": HOLDER_APPLICATION} if backend == "postgresql" else {}
+    engine = create_engine(
+        database_url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args=connect_args
+    )
+    database = make_url(database_url).database or ""
     try:
         with engine.connect() as connection:
             if backend == "postgresql":
-                key = lock_key("alembic_version")
+                key = lock_key(database, "public", "alembic_version")
                 connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
                 try:
-                    yield
+                    yield f"PostgreSQL session pid {pid} (application_name '{HOLDER_APPLICATION}'"
                 finally:
                     connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
             else:
-                name = mysql_lock_name(make_url(database_url).database or "", "alembic_version")
+                name = mysql_lock_name(database, "alembic_version")
                 got = connection.execute(text("SELECT GET_LOCK(:n, 10)"), {"n": name}).scalar()
                 assert got == 1
+                connection_id = connection.execute(text("SELECT CONNECTION_ID()")).scalar()
                 try:
-                    yield
+                    yield f"MariaDB connection {connection_id} (user root@"
                 finally:
                     connection.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": name})
     finally:
@@ -243,10 +253,13 @@ def test_lock_timeout_exits_5_and_changes_nothing(
         assert project.run("upgrade", REV1).exit_code == 0
     before = project.version()
     started = time.monotonic()
-    with hold_migration_lock(backend, project.database_url):
+    with hold_migration_lock(backend, project.database_url) as holder:
         result = project.run_cli(*command, "--lock-timeout", "1")
     elapsed = time.monotonic() - started
     assert result.exit_code == 5, result
+    # Both the waiting line and the error name the holder as the server reports it.
+    assert result.stderr.count(holder) == 2, result
+    assert "Another migratectl process" not in result.stderr
     assert "safe to retry" in result.stderr
     assert "Nothing was changed" in result.stderr
     assert result.stderr.count(WAITING) == 1, result

@@ -243,10 +243,11 @@ def test_lock_covers_every_database(tmp_path: Path) -> None:
         assert project.run("migrate", "-m", "initial").exit_code == 0
 
         engine = create_engine(urls["reports"], poolclass=NullPool)
+        key = lock_key(make_url(urls["reports"]).database or "", "public", "alembic_version")
         with engine.connect() as holder:
-            holder.exec_driver_sql(f"SELECT pg_advisory_lock({lock_key('alembic_version')})")
+            holder.exec_driver_sql(f"SELECT pg_advisory_lock({key})")
             result = project.project.run_cli("upgrade", "--lock-timeout", "1")
-            holder.exec_driver_sql(f"SELECT pg_advisory_unlock({lock_key('alembic_version')})")
+            holder.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
         engine.dispose()
         assert result.exit_code == 5, result
         assert project.tables("") == set()  # nothing ran on the default database either
