@@ -286,7 +286,7 @@ def _shut_down(fileno: int, fired: threading.Event) -> None:
 def _socket_fileno(connection: Connection) -> int | None:
     """The file descriptor of the connection's socket, for the drivers that expose it."""
     try:
-        driver = connection.connection.driver_connection
+        driver: Any = connection.connection.driver_connection
     except Exception:
         return None
     for attempt in (

@@ -20,7 +20,9 @@ sa.Table("settings", metadata, sa.Column("id", sa.Integer, primary_key=True),
 sa.Table("accounts", metadata, sa.Column("id", sa.Integer, primary_key=True))
 """
 # models.py announces that its import started, then waits (bounded) for the test's go-ahead.
-BLOCKING_MODELS = MODELS + """
+BLOCKING_MODELS = (
+    MODELS
+    + """
 import time
 from pathlib import Path
 
@@ -30,6 +32,7 @@ for _ in range(600):
         break
     time.sleep(0.05)
 """
+)
 
 # An include_object hook that does the same the first time the comparison asks it.
 BLOCKING_HOOK = """
