@@ -356,6 +356,16 @@ def connects_over_network(url_text: str) -> bool:
         return False  # the usual path reports it
 
 
+# What the read-ahead thread uses beyond SQLAlchemy's core and the engine's dialect and driver
+# (imported with the engine): see migratectl.import_guard.
+_READ_AHEAD_MODULES = (
+    "sqlalchemy.engine.reflection",
+    "migratectl.reflection",
+    "encodings.idna",  # PyMySQL encodes the host name
+    "psycopg2.extras",  # SQLAlchemy's psycopg2 dialect, on connect
+)
+
+
 @contextmanager
 def connection_ahead(
     url_text: str, read: Callable[[Connection], T]
@@ -364,24 +374,37 @@ def connection_ahead(
     while the caller goes on with its own work (importing the models). The function yielded
     waits for the thread and returns the connection and what ``read`` returned, or raises
     what connecting or reading raised. The connection is closed on leaving.
+
+    The thread imports nothing (migratectl.import_guard): what it uses is imported here,
+    before it starts; were it to need anything else, its work is redone on this thread.
     """
     import threading
 
+    from migratectl.import_guard import ImportRefused, guarded, preload
+
     engine = make_engine(url_text, readonly=True)
+    preload(_READ_AHEAD_MODULES)
     outcome: dict[str, Any] = {}
 
     def work() -> None:
-        try:
-            outcome["connection"] = _open(engine, "", url_text)
-            outcome["value"] = read(outcome["connection"])
-        except BaseException as exc:  # handed to the waiting thread
-            outcome["error"] = exc
+        with guarded(threading.get_ident()):
+            try:
+                outcome["connection"] = _open(engine, "", url_text)
+                outcome["value"] = read(outcome["connection"])
+            except BaseException as exc:  # handed to the waiting thread
+                outcome["error"] = exc
 
     thread = threading.Thread(target=work, name="migratectl-connect", daemon=True)
     thread.start()
 
     def wait() -> tuple[Connection, T]:
         thread.join()
+        if isinstance(outcome.get("error"), ImportRefused):
+            if "connection" in outcome:
+                outcome.pop("connection").close()
+            outcome.clear()
+            outcome["connection"] = _open(engine, "", url_text)
+            outcome["value"] = read(outcome["connection"])
         if "error" in outcome:
             raise outcome["error"]
         return outcome["connection"], outcome["value"]
