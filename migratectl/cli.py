@@ -303,7 +303,11 @@ class Invocation:
     output: Output
 
     def settings(
-        self, *, config_must_exist: bool = True, lock_timeout: float | None = None
+        self,
+        *,
+        config_must_exist: bool = True,
+        lock_timeout: float | None = None,
+        ddl_lock_timeout: float | None = None,
     ) -> Settings:
         from migratectl.settings import load_settings
 
@@ -314,6 +318,7 @@ class Invocation:
             directory=self.options.directory,
             x_args=self.options.x_args,
             lock_timeout=lock_timeout,
+            ddl_lock_timeout=ddl_lock_timeout,
             config_must_exist=config_must_exist,
         )
         urls = [settings.database_url, *(bind.database_url for bind in settings.binds.values())]
@@ -608,6 +613,14 @@ LockTimeoutOption = Annotated[
     float | None,
     typer.Option(
         "--lock-timeout", help="Seconds to wait for the migration lock (default 600).", min=0
+    ),
+]
+DdlLockTimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--ddl-lock-timeout",
+        metavar="SECONDS",
+        help="Seconds a statement may wait for a table lock (default ddl_lock_timeout).",
     ),
 ]
 NoLockOption = Annotated[bool, typer.Option("--no-lock", help="Do not take the migration lock.")]
@@ -941,6 +954,7 @@ def upgrade(
     sql: SqlOption = False,
     tag: TagOption = None,
     lock_timeout: LockTimeoutOption = None,
+    ddl_lock_timeout: DdlLockTimeoutOption = None,
     no_lock: NoLockOption = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -949,7 +963,7 @@ def upgrade(
 
     _refuse_json_with_sql(json_output, sql)
     result = api.upgrade(
-        inv.settings(lock_timeout=lock_timeout),
+        inv.settings(lock_timeout=lock_timeout, ddl_lock_timeout=ddl_lock_timeout),
         rev,
         sql=sql,
         tag=tag,
@@ -974,6 +988,7 @@ def downgrade(
     sql: SqlOption = False,
     tag: TagOption = None,
     lock_timeout: LockTimeoutOption = None,
+    ddl_lock_timeout: DdlLockTimeoutOption = None,
     no_lock: NoLockOption = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -982,7 +997,7 @@ def downgrade(
 
     _refuse_json_with_sql(json_output, sql)
     result = api.downgrade(
-        inv.settings(lock_timeout=lock_timeout),
+        inv.settings(lock_timeout=lock_timeout, ddl_lock_timeout=ddl_lock_timeout),
         rev,
         sql=sql,
         tag=tag,
@@ -1008,6 +1023,7 @@ def stamp(
         bool, typer.Option("--purge", help="Delete every version row before stamping.")
     ] = False,
     lock_timeout: LockTimeoutOption = None,
+    ddl_lock_timeout: DdlLockTimeoutOption = None,
     no_lock: NoLockOption = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -1016,7 +1032,7 @@ def stamp(
 
     _refuse_json_with_sql(json_output, sql)
     result = api.stamp(
-        inv.settings(lock_timeout=lock_timeout),
+        inv.settings(lock_timeout=lock_timeout, ddl_lock_timeout=ddl_lock_timeout),
         revisions or ["head"],
         sql=sql,
         tag=tag,

@@ -767,6 +767,8 @@ def _configure_and_run(
     """configure() the context on ``connection`` and run the migrations (or comparison)."""
     from sqlalchemy import event
 
+    from migratectl.table_locks import table_lock_timeout
+
     log = _StatementLog(implicit_ddl_commit=connection.dialect.name in ("mysql", "mariadb"))
     output: Output = context.config.attributes.get(OUTPUT) or Output()
     progress = _RevisionProgress(output)
@@ -785,21 +787,31 @@ def _configure_and_run(
     if not context.config.attributes.get(WRITES, True):
         # Alembic creates the version table before any comparison; MySQL's DDL would keep it.
         options.setdefault("dont_mutate", True)
+    settings = _settings_of(context.config)
+    migrates = owns_engine and context.config.attributes.get(WRITES, True)
+    ddl_timeout = settings.ddl_lock_timeout if migrates and not wants_models(context) else None
     event.listen(connection, "after_cursor_execute", log.after_execute)
     event.listen(connection, "commit", log.commit)
     try:
-        context.configure(connection=connection, **options)
-        if wants_models(context):
-            from migratectl.reflection import install
+        with table_lock_timeout(connection, ddl_timeout, settings.ddl_retries, output.info) as ddl:
+            context.configure(connection=connection, **options)
+            if wants_models(context):
+                from migratectl.reflection import install
 
-            install(context.get_context())
-        else:
-            progress.watch(context.get_context())
-            if applied is not None:
-                applied.watch(context.get_context())
-            log.watch(context.get_context())
-        with progress, _failures_reported(context, log), context.begin_transaction():
-            context.run_migrations(**run_kwargs)
+                install(context.get_context())
+            else:
+                progress.watch(context.get_context())
+                if applied is not None:
+                    applied.watch(context.get_context())
+                log.watch(context.get_context())
+            while True:
+                try:
+                    with progress, _failures_reported(context, log), context.begin_transaction():
+                        context.run_migrations(**run_kwargs)
+                    break
+                except MigrationFailed as failure:
+                    if ddl is None or not ddl.retry(failure):  # ddl_retries: run it again
+                        raise
     finally:
         event.remove(connection, "commit", log.commit)
         event.remove(connection, "after_cursor_execute", log.after_execute)

@@ -39,6 +39,7 @@ ENV_CONFIG = "MIGRATECTL_CONFIG"
 _STRING = "a string"
 _BOOL = "true or false"
 _NUMBER = "a number"
+_INTEGER = "a whole number"
 _STRINGS = "a list of strings"
 _STRING_OR_STRINGS = "a string or a list of strings"
 _TABLE = "a table"
@@ -58,6 +59,8 @@ TOP_LEVEL_KEYS: dict[str, str] = {
     "lock_timeout": _NUMBER,
     "run_within": _IMPORT_PATH,
     "env_file": _STRING_OR_FALSE,
+    "ddl_lock_timeout": _NUMBER,
+    "ddl_retries": _INTEGER,
     "configure": _TABLE,
     "alembic": _TABLE,
     "binds": _TABLE,
@@ -154,6 +157,8 @@ class Settings:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     run_within: str | None = None
     env_file: Path | None = None  # the dotenv file that was read, if any
+    ddl_lock_timeout: float | None = None  # None: the server's own (PostgreSQL: no limit)
+    ddl_retries: int = 0
     configure: dict[str, Any] = field(default_factory=dict)
     alembic: dict[str, Any] = field(default_factory=dict)
     binds: dict[str, BindSettings] = field(default_factory=dict)
@@ -251,6 +256,7 @@ def _check_type(key: str, value: Any, expected: str, where: str) -> None:
         _STRING: isinstance(value, str),
         _BOOL: isinstance(value, bool),
         _NUMBER: isinstance(value, (int, float)) and not isinstance(value, bool),
+        _INTEGER: isinstance(value, int) and not isinstance(value, bool),
         _STRINGS: isinstance(value, list) and all(isinstance(v, str) for v in value),
         _STRING_OR_STRINGS: isinstance(value, str)
         or (isinstance(value, list) and all(isinstance(v, str) for v in value)),
@@ -539,6 +545,7 @@ def load_settings(
     directory: str | os.PathLike[str] | None = None,
     x_args: list[str] | None = None,
     lock_timeout: float | None = None,
+    ddl_lock_timeout: float | None = None,
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
     config_must_exist: bool = True,
@@ -634,6 +641,24 @@ def load_settings(
             hint=f"Fix lock_timeout in {where}, or pass --lock-timeout.",
         )
     settings.run_within = from_file("run_within")
+    ddl_timeout = (
+        ddl_lock_timeout if ddl_lock_timeout is not None else table.get("ddl_lock_timeout")
+    )
+    if ddl_timeout is not None:
+        if math.isnan(ddl_timeout) or math.isinf(ddl_timeout) or ddl_timeout <= 0:
+            raise ConfigError(
+                "ddl_lock_timeout must be a number of seconds greater than 0 "
+                f"(not {ddl_timeout:g}).",
+                hint=f"Fix ddl_lock_timeout in {where}, or pass --ddl-lock-timeout; leave it "
+                "out to keep the server's own limit.",
+            )
+        settings.ddl_lock_timeout = float(ddl_timeout)
+    settings.ddl_retries = table.get("ddl_retries", 0)
+    if settings.ddl_retries < 0:
+        raise ConfigError(
+            f"ddl_retries must be 0 or more (not {settings.ddl_retries}).",
+            hint=f"Fix ddl_retries in {where}.",
+        )
     settings.configure = dict(from_file("configure", {}))
     for name, bind in from_file("binds", {}).items():
         url = bind.get("database_url")
