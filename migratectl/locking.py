@@ -248,21 +248,22 @@ class _Watchdog:
                 timer.cancel()
 
     def _stopped_answering(self, what: str, waited: float, timeout: float) -> Exception:
-        silence = f"the database server stopped answering while migratectl waited for {what}"
+        silence = f"while migratectl waited for {what} (no answer for {waited:.0f} s)"
         try:
             with self.connection.engine.connect() as probe:  # bounded by the connect timeout
                 probe.exec_driver_sql("SELECT 1")
         except Exception as exc:
             detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
             return DatabaseError(
-                f"The database server is gone: {silence} (no answer for {waited:.0f} s), and a "
-                f"new connection failed: {detail[0] if detail else type(exc).__name__}. "
+                f"The database server is gone: it stopped answering {silence}, and a new "
+                f"connection failed: {detail[0] if detail else type(exc).__name__}. "
                 "Nothing was changed.",
                 hint="Check that the server is running and reachable, then run the command again.",
             )
         return LockTimeout(
-            f"The lock was not acquired within the lock timeout of {timeout:g} s: {silence} "
-            f"(no answer for {waited:.0f} s), though it accepts new connections.",
+            f"The migration lock was not acquired within the lock timeout of {timeout:g} s: "
+            f"the database server stopped answering this session {silence}, though it "
+            "accepts new connections.",
             hint="Nothing was changed; it is safe to retry.",
         )
 

@@ -28,6 +28,7 @@ CONFIG_FILENAME = "migratectl.toml"
 PYPROJECT_FILENAME = "pyproject.toml"
 DEFAULT_DIRECTORY = "migrations"
 DEFAULT_LOCK_TIMEOUT = 600.0
+MAX_DDL_LOCK_TIMEOUT = 2_147_483  # seconds: PostgreSQL's lock_timeout is an int of milliseconds
 
 ENV_DATABASE_URL = "MIGRATECTL_DATABASE_URL"
 ENV_DATABASE_URL_FALLBACK = "DATABASE_URL"
@@ -645,10 +646,10 @@ def load_settings(
         ddl_lock_timeout if ddl_lock_timeout is not None else table.get("ddl_lock_timeout")
     )
     if ddl_timeout is not None:
-        if math.isnan(ddl_timeout) or math.isinf(ddl_timeout) or ddl_timeout <= 0:
+        if math.isnan(ddl_timeout) or not 0 < ddl_timeout <= MAX_DDL_LOCK_TIMEOUT:
             raise ConfigError(
-                "ddl_lock_timeout must be a number of seconds greater than 0 "
-                f"(not {ddl_timeout:g}).",
+                "ddl_lock_timeout must be a number of seconds greater than 0 and at most "
+                f"{MAX_DDL_LOCK_TIMEOUT} (not {ddl_timeout:g}).",
                 hint=f"Fix ddl_lock_timeout in {where}, or pass --ddl-lock-timeout; leave it "
                 "out to keep the server's own limit.",
             )

@@ -91,11 +91,21 @@ class TcpProxy:
         self._run_in_loop(drop)
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self.drop()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
+        async def shut_down() -> None:
+            if self._server is not None:
+                self._server.close()
+            for link in self._links:
+                link.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        if self._thread.is_alive():
+            self._call(shut_down())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self._loop.close()
 
     def __enter__(self) -> TcpProxy:
         return self.start()

@@ -154,6 +154,8 @@ def right_value_for(key: str) -> st.SearchStrategy[Any]:
         ),
         "configure_hook": st.one_of(SAFE_CALLABLES, st.lists(SAFE_CALLABLES, max_size=2)),
         "lock_timeout": st.one_of(st.floats(), st.integers(min_value=-5, max_value=10**6)),
+        "ddl_lock_timeout": st.one_of(st.floats(), st.integers(min_value=-5, max_value=10**7)),
+        "ddl_retries": st.one_of(st.integers(min_value=-3, max_value=5), st.floats()),
         "configure": st.dictionaries(
             st.one_of(
                 st.sampled_from(
@@ -218,6 +220,8 @@ KNOWN_KEYS = [
     "file_template",
     "configure_hook",
     "lock_timeout",
+    "ddl_lock_timeout",
+    "ddl_retries",
     "configure",
     "alembic",
     "binds",

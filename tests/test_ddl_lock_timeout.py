@@ -210,4 +210,7 @@ def test_bad_flag_value(sqlite_project: Project) -> None:
     sqlite_project.config(models=None)
     result = sqlite_project.run("upgrade", "--ddl-lock-timeout", "-3")
     assert result.exit_code == 2, result
-    assert "ddl_lock_timeout must be a number of seconds greater than 0 (not -3)" in result.stderr
+    assert (
+        "ddl_lock_timeout must be a number of seconds greater than 0 and at most 2147483 (not -3)"
+        in result.stderr
+    )

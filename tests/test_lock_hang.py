@@ -19,9 +19,13 @@ from test_lock_identity import line_within
 
 OUTCOMES = {
     # server frozen: new connections hang too -> the server is gone (exit 3)
-    "frozen": (3, "The database server is gone: the database server stopped answering"),
+    "frozen": (3, "The database server is gone: it stopped answering while migratectl waited"),
     # only migratectl's session stops answering; the server accepts new connections (exit 5)
-    "session frozen": (5, "The lock was not acquired within the lock timeout of 3 s: the "),
+    "session frozen": (
+        5,
+        "The migration lock was not acquired within the lock timeout of 3 s: the database "
+        "server stopped answering this session",
+    ),
     "dropped": (3, "The connection to the database was lost while waiting for the migration"),
 }
 
