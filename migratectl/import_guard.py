@@ -6,8 +6,12 @@ locks cross, Python breaks the cycle by handing one of them a half-initialised m
 read-ahead thread runs while the main thread imports the user's models and Alembic, so it must
 import nothing:
 
-1. Before it starts, the main thread imports every module the thread's code uses
-   (:func:`preload`). A module that is fully imported is never initialised again: an
+1. Before it starts, the main thread imports every module whose code the thread can run
+   (:func:`preload`): those its code imports, and those that, while being imported, put
+   functions where the thread's code finds them — SQLAlchemy's inspection registry, filled
+   only by ``sqlalchemy.orm`` and consulted by Core for every bound parameter (the crash
+   above: the thread ran ``sqlalchemy.orm.base`` while the main thread was still importing
+   ``sqlalchemy.orm.exc``). A module that is fully imported is never initialised again: an
    ``import`` of it in the thread is a look-up in ``sys.modules`` that takes no lock, so it
    cannot wait for, or be handed half of, anything the main thread is importing.
 2. Should the thread still reach a module that is not imported yet (another driver, another

@@ -357,8 +357,12 @@ def connects_over_network(url_text: str) -> bool:
 
 
 # What the read-ahead thread uses beyond SQLAlchemy's core and the engine's dialect and driver
-# (imported with the engine): see migratectl.import_guard.
+# (imported with the engine): see migratectl.import_guard. sqlalchemy.orm is among them though
+# the thread imports none of it: while it is being imported, it registers its functions in
+# SQLAlchemy's inspection registry, which Core consults for every bound parameter, so the
+# thread would run code of a half-imported module (the models import it on the main thread).
 _READ_AHEAD_MODULES = (
+    "sqlalchemy.orm",
     "sqlalchemy.engine.reflection",
     "migratectl.reflection",
     "encodings.idna",  # PyMySQL encodes the host name
