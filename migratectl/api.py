@@ -551,14 +551,20 @@ def init(
     template: str | None = None,
     package: bool = False,
     convert: bool = False,
+    alembic_ini: str | None = None,
     output: Output | None = None,
 ) -> list[Path]:
-    """Create the migration repository (or convert an Alembic / Flask-Migrate one)."""
+    """Create the migration repository (or convert an Alembic / Flask-Migrate one, carrying
+    its alembic.ini / ``[tool.alembic]`` and env.py settings over)."""
     from migratectl import scaffold
 
     settings = _settings(settings)
     if convert:
-        return scaffold.convert_repository(settings, multidb=multidb, template=template)
+        return scaffold.convert_repository(
+            settings, multidb=multidb, template=template, alembic_ini=alembic_ini, output=output
+        )
+    if alembic_ini is not None:
+        raise UsageError("--alembic-ini goes with --convert.", hint="Add --convert.")
     return scaffold.create_repository(settings, multidb=multidb, template=template, package=package)
 
 

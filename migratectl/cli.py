@@ -669,6 +669,15 @@ def init(
             "--convert", help="Convert an existing Alembic or Flask-Migrate repository in place."
         ),
     ] = False,
+    alembic_ini: Annotated[
+        str | None,
+        typer.Option(
+            "--alembic-ini",
+            metavar="PATH",
+            help="With --convert: the project's alembic.ini (or pyproject.toml) to carry over "
+            "(default ./alembic.ini, else the repository's).",
+        ),
+    ] = None,
 ) -> None:
     """Create a migration repository (and migratectl.toml when there is no configuration)."""
     from migratectl import api
@@ -678,7 +687,13 @@ def init(
     settings = inv.settings(config_must_exist=False)
     variable = password_variable(settings)
     written = api.init(
-        settings, multidb=multidb, template=template, package=package, convert=convert
+        settings,
+        multidb=multidb,
+        template=template,
+        package=package,
+        convert=convert,
+        alembic_ini=alembic_ini,
+        output=inv.output,
     )
     for path in written:
         inv.output.info(f"Created {_rel(path)}")
@@ -691,7 +706,7 @@ def init(
         )
     if convert:
         inv.output.info(
-            f"Converted {_rel(settings.directory)}: the old env.py is kept as env.py.orig; "
+            f"Converted {_rel(written[0].parent)}: the old env.py is kept as env.py.orig; "
             "versions/ is unchanged. Check database_url and models, then `migratectl current`."
         )
     else:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
+from migratectl.conversion import Conversion, find_alembic_files, read_alembic_config, read_env_py
 from migratectl.errors import UsageError
+from migratectl.output import Output
 from migratectl.settings import (
     CONFIG_FILENAME,
     DEFAULT_DIRECTORY,
@@ -15,6 +20,7 @@ from migratectl.settings import (
     ENV_DATABASE_URL_FALLBACK,
     ENV_MODELS,
     Settings,
+    read_config_file,
     resolve_sqlite_path,
 )
 
@@ -22,6 +28,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_TEMPLATE = "migratectl"
 MULTIDB_TEMPLATE = "migratectl-multidb"
 TEMPLATE_FILES = ("env.py", "script.py.mako", "README")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def bundled_templates() -> list[tuple[str, str]]:
@@ -105,12 +112,32 @@ def create_repository(
     return created
 
 
-def convert_repository(settings: Settings, *, multidb: bool, template: str | None) -> list[Path]:
+def convert_repository(
+    settings: Settings,
+    *,
+    multidb: bool,
+    template: str | None,
+    alembic_ini: str | None = None,
+    output: Output | None = None,
+) -> list[Path]:
     """Turn an Alembic or Flask-Migrate repository into a migratectl one, in place.
 
-    env.py is replaced (the old one kept as env.py.orig); versions/ and script.py.mako are
-    left as they are, so the project's history keeps working.
+    The project's Alembic configuration (alembic.ini, ``[tool.alembic]``, the old env.py) is
+    carried over to the migratectl.toml written; env.py is replaced (the old one kept as
+    env.py.orig); versions/ and script.py.mako are left as they are, so the project's history
+    keeps working. Everything is read and checked before anything is written.
     """
+    output = output or Output()
+    cwd = Path.cwd()
+    config_path = _config_file_to_write(settings)
+    # The folder the paths written (or to add) are relative to: the configuration file's.
+    config_file = config_path or settings.config_file
+    base = config_file.parent if config_file is not None else cwd
+    conversion = Conversion()
+    ini, toml = find_alembic_files(cwd, alembic_ini, settings.directory)
+    read_alembic_config(conversion, ini, toml, cwd=cwd, base=base)
+    settings = _converted_directory(settings, conversion)
+
     directory = settings.directory
     env_py = directory / "env.py"
     if not env_py.is_file():
@@ -127,11 +154,18 @@ def convert_repository(settings: Settings, *, multidb: bool, template: str | Non
             f"{_display(backup)} already exists; converting again would overwrite it.",
             hint="Move it away first.",
         )
+    search = [cwd, base, *(base / p for p in conversion.table.get("sys_path", []))]
+    read_env_py(conversion, env_py, search=search)
+    for key in ("database_url", "models"):
+        if settings.sources.get(key) in _FLAG_OR_VARIABLE:
+            conversion.drop(key)  # the flag or variable given wins over the old files
+            if key == "database_url":
+                conversion.to_do.clear()
     mako = directory / "script.py.mako"
     multidb = multidb or (mako.is_file() and "engine_name" in mako.read_text(errors="replace"))
     source = resolve_template(template, multidb=multidb)
     _refuse_unwritable(directory)
-    config_path = _config_file_to_write(settings)
+
     env_py.rename(backup)
     shutil.copyfile(source / "env.py", env_py)
     written = [backup, env_py]
@@ -142,9 +176,79 @@ def convert_repository(settings: Settings, *, multidb: bool, template: str | Non
         (directory / "versions").mkdir()
         written.append(directory / "versions")
     if config_path is not None:
-        _write_config_file(config_path, settings, multidb=multidb)
+        _write_config_file(config_path, settings, multidb=multidb, conversion=conversion)
         written.append(config_path)
+    _report(output, conversion, settings, config_path)
     return written
+
+
+# Where a flag or an environment variable, not a file, gave database_url / models.
+_FLAG_OR_VARIABLE = (
+    "--database-url",
+    "--models",
+    ENV_DATABASE_URL,
+    ENV_DATABASE_URL_FALLBACK,
+    ENV_MODELS,
+)
+
+
+def _converted_directory(settings: Settings, conversion: Conversion) -> Settings:
+    """The repository to convert: --directory (or the migratectl file's directory) if given,
+    else the folder script_location names."""
+    named = conversion.directory
+    if named is None or named == settings.directory:
+        return settings
+    given = settings.sources.get("directory")
+    if given is not None:
+        origin = conversion.origins["directory"]
+        conversion.drop("directory")
+        conversion.not_carried.append(
+            f"{origin}: {given} names {_display(settings.directory)}, which is converted instead."
+        )
+        return settings
+    return dataclasses.replace(settings, directory=named)
+
+
+def _report(
+    output: Output, conversion: Conversion, settings: Settings, config_path: Path | None
+) -> None:
+    """Say what was carried over (key by key), what was not, and what the user must do."""
+    if conversion.read:
+        output.info("Read " + ", ".join(_display(p) for p in conversion.read) + ".")
+    if config_path is not None and conversion.origins:
+        output.info(f"Carried over to {_display(config_path)}:")
+        for key, value, origin in conversion.carried():
+            output.info(f"  {_toml_line(key, value)}    # {origin}")
+    elif conversion.origins and settings.config_file is not None:
+        config = _display(settings.config_file)
+        lacking = _lacking(conversion, settings.config_file)
+        if lacking.origins:
+            output.info(f"{config} exists and was left as it is. Add what it lacks:")
+            for key, value, origin in lacking.carried():
+                if key in lacking.table:  # top level
+                    output.info(f"  {_toml_line(key, value)}    # {origin}")
+            for line in _toml_tables(lacking):
+                output.info(f"  {line}".rstrip())
+        else:
+            output.info(f"{config} exists and was left as it is; it sets every key carried.")
+    if conversion.not_carried:
+        output.info("Not carried over (move or set these yourself):")
+        for text in conversion.not_carried:
+            output.info(f"  - {text}")
+    for text in conversion.to_do:
+        output.info(text)
+
+
+def _lacking(conversion: Conversion, config_file: Path) -> Conversion:
+    """The carried keys an existing configuration file does not set."""
+    table = read_config_file(config_file)
+    lacking = Conversion()
+    for key, value, origin in conversion.carried():
+        parent, _, child = key.partition(".")
+        present = parent in table and (not child or child in table[parent])
+        if not present:
+            lacking.carry(key, value, origin)
+    return lacking
 
 
 def _config_file_to_write(settings: Settings) -> Path | None:
@@ -182,12 +286,58 @@ def _without_password(url: str) -> str:
 
 
 def _toml_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
-def _write_config_file(path: Path, settings: Settings, *, multidb: bool) -> None:
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _toml_string(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + ", ".join(items) + " }"
+    raise TypeError(f"no TOML form for {type(value).__name__}")
+
+
+def _toml_line(key: str, value: Any) -> str:
+    """``configure.compare_server_default`` = true, as one TOML line (a dotted key)."""
+    parent, _, child = key.partition(".")
+    name = f"{parent}.{_toml_key(child)}" if child else _toml_key(parent)
+    return f"{name} = {_toml_value(value)}"
+
+
+def _toml_tables(conversion: Conversion) -> list[str]:
+    """The carried [configure] and [alembic] keys, as TOML tables."""
+    lines: list[str] = []
+    for name in ("configure", "alembic"):
+        table = conversion.table.get(name, {})
+        plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        if plain:
+            lines += ["", f"[{name}]"]
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in plain.items()]
+        for section, options in table.items():
+            if isinstance(options, dict) and name == "alembic":
+                lines += ["", f"[alembic.{_toml_key(section)}]"]
+                lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in options.items()]
+            elif isinstance(options, dict):
+                lines.append(f"{_toml_key(section)} = {_toml_value(options)}")
+    return lines
+
+
+def _write_config_file(
+    path: Path, settings: Settings, *, multidb: bool, conversion: Conversion | None = None
+) -> None:
     sources = settings.sources
+    carried = conversion.table if conversion is not None else {}
     # Flags are relative to the current folder, the file's values to the file's folder.
     here = Path.cwd().resolve()
     elsewhere = path.parent.resolve() != here
@@ -206,28 +356,44 @@ def _write_config_file(path: Path, settings: Settings, *, multidb: bool) -> None
         if elsewhere:
             url = resolve_sqlite_path(url, here)  # the SQLite file the flag meant
         lines.append(f"database_url = {_toml_string(_without_password(url))}")
+    elif "database_url" in carried:
+        url = carried["database_url"]
+        if elsewhere:
+            # Alembic read a relative SQLite path from the current folder.
+            url = resolve_sqlite_path(url, here)
+        lines.append(f"database_url = {_toml_string(url)}")
     else:
         lines.append('# database_url = "sqlite:///app.db"')
     if sources.get("models") == ENV_MODELS:
         lines.append(f'models = "${{{ENV_MODELS}}}"')
     elif settings.models:
         lines.append(f"models = {_toml_string(settings.models)}")
+    elif "models" in carried:
+        lines.append(f"models = {_toml_string(carried['models'])}")
     else:
         lines.append('# models = "myapp.models"   # module, or module:Base / module:metadata')
-    if settings.models and elsewhere:
+    if "sys_path" in carried:
+        lines.append(f"sys_path = {_toml_value(carried['sys_path'])}")
+    elif settings.models and elsewhere:
         # The models were named from the current folder: keep it importable.
         sys_path = Path(os.path.relpath(here, path.parent)).as_posix()
         lines.append(f"sys_path = [{_toml_string(sys_path)}]")
     directory = Path(os.path.relpath(settings.directory, path.parent))
-    if directory != Path(DEFAULT_DIRECTORY):
+    if directory != Path(DEFAULT_DIRECTORY) or "directory" in carried:
         lines.append(f"directory = {_toml_string(directory.as_posix())}")
-    lines += [
-        "# compare_type = true",
-        "# render_as_batch = true",
-        "",
-        "# [configure]            # extra arguments for Alembic's context.configure()",
-        "# compare_server_default = true",
-    ]
+    for key in ("compare_type", "render_as_batch"):
+        if key in carried:
+            lines.append(f"{key} = {_toml_value(carried[key])}")
+        else:
+            lines.append(f"# {key} = true")
+    if conversion is not None and (carried.get("configure") or carried.get("alembic")):
+        lines += _toml_tables(conversion)
+    else:
+        lines += [
+            "",
+            "# [configure]            # extra arguments for Alembic's context.configure()",
+            "# compare_server_default = true",
+        ]
     if multidb:
         lines += [
             "",

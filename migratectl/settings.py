@@ -165,7 +165,7 @@ class Settings:
     binds: dict[str, BindSettings] = field(default_factory=dict)
     config_file: Path | None = None
     x_args: list[str] = field(default_factory=list)
-    # Where database_url / models came from, for error messages ("flag", "env", file path).
+    # Where database_url / models / directory came from ("--database-url", a variable, a file).
     sources: dict[str, str] = field(default_factory=dict)
     # True while a command runs inside the project (migratectl.project.project_environment).
     in_project: bool = False
@@ -615,10 +615,14 @@ def load_settings(
 
     if directory is not None:
         settings.directory = (here / Path(directory)).resolve()
+        sources["directory"] = "--directory"
     elif env.get(ENV_DIRECTORY):
         settings.directory = (here / env[ENV_DIRECTORY]).resolve()
+        sources["directory"] = ENV_DIRECTORY
     else:
         settings.directory = (base / from_file("directory", DEFAULT_DIRECTORY)).resolve()
+        if "directory" in table:
+            sources["directory"] = where
 
     settings.compare_type = table.get("compare_type", True)
     settings.render_as_batch = table.get("render_as_batch", True)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
 
 from conftest import Project, Result
+
+from migratectl.settings import read_config_file
 
 USERS = """
 class User(Base):
@@ -265,3 +269,371 @@ def test_plain_init_on_an_existing_repository_points_to_convert(sqlite_project: 
     assert result.exit_code == 2, result
     assert "init --convert" in result.stderr
     assert snapshot(repo) == before
+
+
+# --------------------------------------------------------------------------- carrying over
+# A plain Alembic project, configured as `alembic init` leaves it and its users then edit it:
+# the repository is al/, the package under src/, the settings in alembic.ini.
+
+MYAPP_MODELS = """\
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+"""
+
+# Alembic's generic env.py, with what users add: the models, configure() arguments, a filter
+# function, a helper and an event listener.
+CUSTOM_ENV_PY = """\
+import logging
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import engine_from_config, event, pool
+from sqlalchemy.engine import Engine
+
+from myapp.models import Base
+
+config = context.config
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name)
+
+target_metadata = Base.metadata
+logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+
+
+def include_object(object, name, type_, reflected, compare_to):
+    return not name.startswith("tmp_")
+
+
+def my_helper():
+    return 42
+
+
+@event.listens_for(Engine, "connect")
+def set_pragma(dbapi_connection, connection_record):
+    pass
+
+
+def run_migrations_offline() -> None:
+    url = config.get_main_option("sqlalchemy.url")
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connectable = engine_from_config(
+        config.get_section(config.config_ini_section, {}),
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+    with connectable.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            compare_server_default=True,
+            include_object=include_object,
+            version_table="myapp_version",
+            render_as_batch=False,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
+"""
+
+# A post-write hook that marks each new revision file, to show the hook runs.
+MARK_HOOK = """\
+import sys
+
+with open(sys.argv[1], "a") as fh:
+    fh.write("# marked by the post-write hook\\n")
+"""
+
+PASSWORD = "s3cr3t-Pa55"
+
+
+def alembic_ini(url: str, *, script_location: str = "%(here)s/al") -> str:
+    return f"""\
+# A generic, single database configuration.
+
+[alembic]
+script_location = {script_location}
+prepend_sys_path = . src
+file_template = %%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s
+truncate_slug_length = 12
+timezone = UTC
+sqlalchemy.url = {url}
+
+[post_write_hooks]
+hooks = mark
+mark.type = exec
+mark.executable = {sys.executable}
+mark.options = %(here)s/mark.py REVISION_SCRIPT_FILENAME
+
+[loggers]
+keys = root
+
+[handlers]
+keys =
+
+[formatters]
+keys =
+
+[logger_root]
+level = WARNING
+handlers =
+"""
+
+
+def alembic_project(project: Project, ini: str, *, repository: str = "al") -> Path:
+    """Write the project: src/myapp, alembic.ini, the repository with one revision."""
+    project.write("src/myapp/__init__.py", "")
+    project.write("src/myapp/models.py", MYAPP_MODELS)
+    project.write("mark.py", MARK_HOOK)
+    project.write("alembic.ini", ini)
+    repo = project.path / repository
+    (repo / "versions").mkdir(parents=True)
+    (repo / "env.py").write_text(CUSTOM_ENV_PY)
+    (repo / "script.py.mako").write_text(FLASK_SCRIPT_MAKO)
+    (repo / "README").write_text("Generic single-database configuration.\n")
+    (repo / "versions" / "1f2e3d4c5b6a_initial.py").write_text(INITIAL_REVISION)
+    return repo
+
+
+def test_convert_carries_alembic_ini_and_env_py_over(sqlite_project: Project) -> None:
+    project = sqlite_project
+    url = f"postgresql+psycopg://app:{PASSWORD}@db.internal:5432/app"
+    repo = alembic_project(project, alembic_ini(url))
+    versions_before = snapshot(repo / "versions")
+
+    result = ok(project.run("init", "--convert"))
+
+    config_file = project.path / "migratectl.toml"
+    assert read_config_file(config_file) == {
+        "database_url": "postgresql+psycopg://app:${DATABASE_PASSWORD}@db.internal:5432/app",
+        "models": "myapp.models:Base",
+        "sys_path": [".", "src"],
+        "directory": "al",
+        "render_as_batch": False,
+        "configure": {"compare_server_default": True, "version_table": "myapp_version"},
+        "alembic": {
+            "file_template": "%(year)d%(month).2d%(day).2d_%(rev)s_%(slug)s",
+            "truncate_slug_length": 12,
+            "timezone": "UTC",
+            "post_write_hooks": {
+                "hooks": "mark",
+                "mark.type": "exec",
+                "mark.executable": sys.executable,
+                "mark.options": f"{project.path}/mark.py REVISION_SCRIPT_FILENAME",
+            },
+        },
+    }
+    # The password is in neither the file nor the output; the user is told what to set.
+    assert PASSWORD not in config_file.read_text()
+    assert PASSWORD not in result.output
+    assert "DATABASE_PASSWORD" in result.stderr
+    # Each key carried is named with where it came from.
+    for line in (
+        'directory = "al"    # script_location in alembic.ini',
+        'sys_path = [".", "src"]    # prepend_sys_path in alembic.ini',
+        "alembic.truncate_slug_length = 12    # truncate_slug_length in alembic.ini",
+        'alembic.timezone = "UTC"    # timezone in alembic.ini',
+        'alembic.file_template = "%(year)d%(month).2d%(day).2d_%(rev)s_%(slug)s"',
+        'alembic.post_write_hooks = { hooks = "mark", "mark.type" = "exec"',
+        'database_url = "postgresql+psycopg://app:***@db.internal:5432/app"    # '
+        "sqlalchemy.url in alembic.ini",
+        'models = "myapp.models:Base"    # target_metadata = Base.metadata in al/env.py',
+        "configure.compare_server_default = true    # context.configure("
+        "compare_server_default=...) in al/env.py",
+        'configure.version_table = "myapp_version"',
+        "render_as_batch = false",
+    ):
+        assert line in result.stderr, line
+    # What could not be carried over is named, with its line.
+    not_carried = result.stderr.split("Not carried over")[1]
+    assert (
+        "context.configure(include_object=include_object): include_object is defined in "
+        "al/env.py (line 18)" in not_carried
+    )
+    assert "function my_helper() (al/env.py, line 22)" in not_carried
+    assert "event listener set_pragma() (al/env.py, line 27)" in not_carried
+    assert "logging.getLogger('sqlalchemy.engine').setLevel(logging.INFO) (al/env.py, line 15)" in (
+        not_carried
+    )
+    assert "the logging configuration of alembic.ini" in not_carried
+    assert "Converted al:" in result.stderr
+
+    assert (repo / "env.py.orig").read_text() == CUSTOM_ENV_PY
+    assert snapshot(repo / "versions") == versions_before
+    assert not (project.path / "migrations").exists()
+
+    # The converted history runs (on SQLite here: the URL is overridden), in its version table.
+    sqlite = {"DATABASE_URL": project.database_url}
+    ok(project.run("upgrade", env=sqlite))
+    assert project.query("SELECT version_num FROM myapp_version") == [("1f2e3d4c5b6a",)]
+    assert "alembic_version" not in project.tables()
+    assert ok(project.run("check", env=sqlite)).exit_code == 0
+    # The file name template, slug length and post-write hook carried over apply.
+    ok(project.run("revision", "-m", "add a long message", "--rev-id", "2b", env=sqlite))
+    (written,) = [p for p in (repo / "versions").glob("*.py") if "2b" in p.name]
+    assert re.fullmatch(r"\d{8}_2b_add_a_long_\.py", written.name), written.name
+    assert written.read_text().endswith("# marked by the post-write hook\n")
+
+
+def test_converted_alembic_history_upgrades_and_checks(project: Project) -> None:
+    """Through the installed command, on every backend: the URL of alembic.ini is the one used."""
+    url = project.database_url
+    env = {}
+    if url.startswith("postgresql"):
+        # The server trusts local logins: a password in the URL is ignored, yet still a secret.
+        url = url.replace("postgres@", f"postgres:{PASSWORD}@")
+        env = {"DATABASE_PASSWORD": PASSWORD}
+    alembic_project(project, alembic_ini(url.replace("%", "%%")))
+
+    converted = project.run_cli("init", "--convert")
+    ok(converted)
+    assert PASSWORD not in converted.output
+    written = read_config_file(project.path / "migratectl.toml")["database_url"]
+    if env:
+        assert written == url.replace(PASSWORD, "${DATABASE_PASSWORD}")
+        assert "DATABASE_PASSWORD" in converted.stderr
+    else:
+        assert written == url
+
+    upgraded = ok(project.run_cli("upgrade", env=env))
+    assert "1f2e3d4c5b6a" in upgraded.stderr
+    assert project.query("SELECT version_num FROM myapp_version") == [("1f2e3d4c5b6a",)]
+    assert "users" in project.tables()
+    checked = ok(project.run_cli("check", env=env))
+    assert PASSWORD not in upgraded.output + checked.output
+
+
+TAGS_REVISION = '''\
+"""tags
+
+Revision ID: 2c
+Revises: 1f2e3d4c5b6a
+Create Date: 2024-01-02 12:00:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = '2c'
+down_revision = '1f2e3d4c5b6a'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('tags',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+
+
+def downgrade():
+    op.drop_table('tags')
+'''
+
+TAGS_MODEL = """
+
+class Tag(Base):
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+"""
+
+# Alembic >= 1.16's pyproject template: the settings in [tool.alembic], the URL in alembic.ini.
+PYPROJECT = """\
+[project]
+name = "myapp"
+version = "1.0"
+
+[tool.alembic]
+script_location = "%(here)s/db"
+prepend_sys_path = ["src"]
+version_locations = ["%(here)s/db/versions", "%(here)s/db/more_versions"]
+file_template = "%%(rev)s_x_%%(slug)s"
+truncate_slug_length = 20
+
+[[tool.alembic.post_write_hooks]]
+name = "mark"
+type = "exec"
+executable = "{executable}"
+options = "%(here)s/mark.py REVISION_SCRIPT_FILENAME"
+"""
+
+PYPROJECT_ALEMBIC_INI = """\
+[alembic]
+sqlalchemy.url = sqlite:///app.db
+
+[loggers]
+keys = root
+"""
+
+MODULE_ENV_PY = CUSTOM_ENV_PY.replace(
+    "from myapp.models import Base", "from myapp import models"
+).replace("target_metadata = Base.metadata", "target_metadata = models.Base.metadata")
+
+
+def test_convert_carries_tool_alembic_of_pyproject_over(sqlite_project: Project) -> None:
+    project = sqlite_project
+    repo = alembic_project(project, PYPROJECT_ALEMBIC_INI, repository="db")
+    project.write("src/myapp/models.py", MYAPP_MODELS + TAGS_MODEL)
+    (repo / "env.py").write_text(MODULE_ENV_PY)
+    (repo / "more_versions").mkdir()
+    (repo / "more_versions" / "2c_tags.py").write_text(TAGS_REVISION)
+    project.write("pyproject.toml", PYPROJECT.format(executable=sys.executable))
+
+    result = ok(project.run("init", "--convert"))
+    config = read_config_file(project.path / "migratectl.toml")
+    assert config["directory"] == "db"
+    assert config["sys_path"] == ["src"]
+    assert config["database_url"] == "sqlite:///app.db"
+    assert config["models"] == "myapp.models:Base"
+    assert config["alembic"] == {
+        "version_locations": ["db/versions", "db/more_versions"],
+        "file_template": "%(rev)s_x_%(slug)s",
+        "truncate_slug_length": 20,
+        "post_write_hooks": {
+            "hooks": "mark",
+            "mark.type": "exec",
+            "mark.executable": sys.executable,
+            "mark.options": f"{project.path}/mark.py REVISION_SCRIPT_FILENAME",
+        },
+    }
+    assert "Read alembic.ini, pyproject.toml, db/env.py." in result.stderr
+    assert 'directory = "db"    # script_location in [tool.alembic] of pyproject.toml' in (
+        result.stderr
+    )
+    assert (
+        'alembic.version_locations = ["db/versions", "db/more_versions"]    # '
+        "version_locations in [tool.alembic] of pyproject.toml" in result.stderr
+    )
+    assert 'models = "myapp.models:Base"    # target_metadata = models.Base.metadata' in (
+        result.stderr
+    )
+    assert "include_object is defined in db/env.py" in result.stderr
+
+    # Both version locations are read; the URL is alembic.ini's SQLite file.
+    ok(project.run("upgrade"))
+    assert project.query("SELECT version_num FROM myapp_version") == [("2c",)]
+    assert {"users", "tags"} <= project.tables()
+    assert ok(project.run("check")).exit_code == 0
+    ok(project.run("revision", "-m", "next", "--rev-id", "3d"))
+    written = repo / "more_versions" / "3d_x_next.py"  # beside its parent, as Alembic does
+    assert written.read_text().endswith("# marked by the post-write hook\n")

@@ -85,6 +85,7 @@ def test_file_values_apply_without_flags_or_environment(layered: Path) -> None:
     assert settings.sources == {
         "database_url": str(layered / "migratectl.toml"),
         "models": str(layered / "migratectl.toml"),
+        "directory": str(layered / "migratectl.toml"),
     }
 
 
@@ -123,7 +124,11 @@ def test_flags_beat_environment_and_file(layered: Path) -> None:
     assert settings.models == "flag_models"
     assert settings.directory == layered / "flag_migrations"
     assert settings.lock_timeout == 5
-    assert settings.sources == {"database_url": "--database-url", "models": "--models"}
+    assert settings.sources == {
+        "database_url": "--database-url",
+        "models": "--models",
+        "directory": "--directory",
+    }
 
 
 def test_environment_beats_file_for_models_and_directory(layered: Path) -> None:
