@@ -47,6 +47,8 @@ _TOP_LEVEL_CONFIGURE = ("compare_type", "render_as_batch")
 # Packages whose MetaData holds no table of the project's own.
 _LIBRARY_MODELS = ("sqlmodel", "flask_sqlalchemy", "sqlalchemy")
 
+# Names only the multi-database templates use, at the top level of env.py.
+_MULTIDB_NAMES = ("bind_names", "db_names", "USE_TWOPHASE", "SQLALCHEMY_BINDS")
 # The functions of Alembic's and Flask-Migrate's env.py templates, and what they call.
 _STANDARD_FUNCTIONS = frozenset(
     {
@@ -235,6 +237,11 @@ def read_alembic_config(
             conversion.carry(f"alembic.{key}", [_relative(p, base) for p in paths], origin)
         elif key == "sqlalchemy.url":
             _carry_url(conversion, str(value), origin)
+        elif key == "databases":
+            conversion.not_carried.append(
+                f"{origin} ({value}): the databases of Alembic's multidb template; set each "
+                "under [binds.NAME] (its database_url and models)."
+            )
         elif key.startswith("sqlalchemy."):
             conversion.not_carried.append(
                 f"{origin}: an engine option for env.py's engine_from_config(); migratectl "
@@ -415,18 +422,31 @@ def read_env_py(conversion: Conversion, env_py: Path, *, search: list[Path]) -> 
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
     }
     flask = "current_app" in imports.names or "current_app" in imports.modules
+    # Alembic's and Flask-Migrate's multidb templates: one database per name.
+    multidb = any(
+        isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) in _MULTIDB_NAMES
+        for node in tree.body
+    )
     passed: set[str] = set()  # env.py functions handed to configure(), named there
 
     for call in _configure_calls(tree):
         for keyword in call.keywords:
+            if multidb and keyword.arg in ("upgrade_token", "downgrade_token"):
+                continue  # migratectl's multidb env.py names the functions the same way
             _carry_keyword(conversion, keyword, imports, functions, passed, where, flask)
 
     _carry_target_metadata(conversion, tree, imports, where, flask, search)
     _carry_env_url(conversion, tree, where, flask)
+    if multidb:
+        conversion.not_carried.append(
+            f"the databases of {where}'s multi-database code: migratectl's multidb env.py "
+            "replaces it; set each extra database under [binds.NAME] (its database_url and "
+            "models). Changes made inside that template's functions are not listed here."
+        )
 
     for node in tree.body:
-        for text in _custom_code(node, functions, passed, flask):
-            conversion.not_carried.append(f"{text} ({where}, line {node.lineno})")
+        for text, line in _custom_code(node, functions, passed, flask=flask, multidb=multidb):
+            conversion.not_carried.append(f"{text} ({where}, line {line})")
 
 
 def _imports(tree: ast.Module) -> _Imports:
@@ -703,10 +723,12 @@ def _custom_code(
     node: ast.stmt,
     functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef],
     passed: set[str],
+    *,
     flask: bool,
-) -> Iterator[str]:
+    multidb: bool,
+) -> Iterator[tuple[str, int]]:
     """What one top-level statement of env.py does beyond Alembic's and Flask-Migrate's
-    templates, which migratectl's env.py does itself."""
+    templates (which migratectl's env.py does itself), with its line."""
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
@@ -716,12 +738,14 @@ def _custom_code(
             return
         if node.name not in _STANDARD_FUNCTIONS:
             kind = "event listener" if _listens(node) else "function"
-            yield f"{kind} {node.name}()"
-            return
-        for call in _calls(node):
-            yield f"{call}() in {node.name}()"
+            yield f"{kind} {node.name}()", node.lineno
+        elif not multidb:
+            for call, line in _calls(node):
+                yield f"{call}() in {node.name}()", line
         return
     text = ast.unparse(node)
+    if multidb and any(name in text for name in _MULTIDB_NAMES):
+        return
     if isinstance(node, ast.Assign) and len(node.targets) == 1:
         target = ast.unparse(node.targets[0])
         if target in ("config", "target_metadata") or (target == "logger" and "getLogger" in text):
@@ -735,14 +759,14 @@ def _custom_code(
     if "set_main_option" in text and "sqlalchemy.url" in text:
         return  # the database URL, named with database_url
     first = text.splitlines()[0] if text else type(node).__name__
-    yield first if len(first) <= 80 else first[:77] + "..."
+    yield (first if len(first) <= 80 else first[:77] + "..."), node.lineno
 
 
 def _listens(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return any("listens_for" in ast.unparse(d) for d in node.decorator_list)
 
 
-def _calls(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[str]:
+def _calls(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[tuple[str, int]]:
     seen: set[str] = set()
     for node in ast.walk(function):
         if isinstance(node, ast.Call):
@@ -750,7 +774,7 @@ def _calls(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[str]:
             last = name.rsplit(".", 1)[-1]
             if last not in _STANDARD_CALLS and "current_app" not in name and name not in seen:
                 seen.add(name)
-                yield name
+                yield name, node.lineno
 
 
 def _is_main(node: ast.stmt) -> bool:
@@ -765,7 +789,13 @@ def _is_main(node: ast.stmt) -> bool:
         names = {n.id for n in ast.walk(call) if isinstance(n, ast.Name)} | {
             n.attr for n in ast.walk(call) if isinstance(n, ast.Attribute)
         }
-        return bool(names) and names <= {*_STANDARD_FUNCTIONS, "asyncio", "run"}
+        return bool(names) and names <= {
+            *_STANDARD_FUNCTIONS,
+            "asyncio",
+            "run",
+            "get_event_loop",
+            "run_until_complete",
+        }
     return False
 
 

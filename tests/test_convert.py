@@ -637,3 +637,138 @@ def test_convert_carries_tool_alembic_of_pyproject_over(sqlite_project: Project)
     ok(project.run("revision", "-m", "next", "--rev-id", "3d"))
     written = repo / "more_versions" / "3d_x_next.py"  # beside its parent, as Alembic does
     assert written.read_text().endswith("# marked by the post-write hook\n")
+
+
+def test_convert_a_flask_migrate_repository_names_what_only_the_app_knows(
+    sqlite_project: Project,
+) -> None:
+    """`flask db init`'s own files: the models and the URL live in the Flask app."""
+    import flask_migrate
+
+    project = sqlite_project
+    project.models(USERS)
+    templates = Path(flask_migrate.__file__).parent / "templates" / "flask"
+    repo = project.path / "migrations"
+    (repo / "versions").mkdir(parents=True)
+    for name, target in (("env.py", "env.py"), ("alembic.ini.mako", "alembic.ini")):
+        (repo / target).write_text((templates / name).read_text())
+    (repo / "script.py.mako").write_text((templates / "script.py.mako").read_text())
+    (repo / "versions" / "1f2e3d4c5b6a_initial.py").write_text(INITIAL_REVISION)
+
+    result = ok(project.run_cli("init", "--convert"))
+    assert "Read migrations/alembic.ini, migrations/env.py." in result.stderr
+    assert (
+        "the models: migrations/env.py takes them from the Flask application "
+        "(current_app.extensions['migrate'].db.metadata), which cannot be read without "
+        "running it. Set models to the module that defines db and the models, e.g. models = "
+        '"myapp:db", or pass --models.' in result.stderr
+    )
+    assert "the database URL: migrations/env.py takes it from the Flask application" in (
+        result.stderr
+    )
+    assert "Flask-Migrate's Migrate(app, db, ...) (conf_args)" in result.stderr
+    assert "Carried over" not in result.stderr  # alembic.ini holds only logging and comments
+    config = read_config_file(project.path / "migratectl.toml")
+    assert "models" not in config and "database_url" not in config
+    assert "flask" not in (repo / "env.py").read_text()
+
+    # Once the user sets them, the history runs without Flask.
+    settings = {"MIGRATECTL_MODELS": "models", "DATABASE_URL": project.database_url}
+    ok(project.run_cli("upgrade", env=settings))
+    assert project.version() == ["1f2e3d4c5b6a"]
+    assert ok(project.run_cli("check", env=settings)).exit_code == 0
+
+
+def refused(result: Result, message: str) -> None:
+    assert result.exit_code == 2, result
+    assert message in result.stderr, result
+    assert "Traceback" not in result.output, result
+
+
+def test_convert_refuses_an_alembic_ini_that_is_not_ini(sqlite_project: Project) -> None:
+    project = sqlite_project
+    repo = alembic_project(project, "script_location = al\n[alembic\n")
+    before = snapshot(project.path)
+    result = project.run_cli("init", "--convert")
+    refused(result, "Error: alembic.ini is not a valid INI file: File contains no section headers.")
+    assert snapshot(project.path) == before
+    assert not (repo / "env.py.orig").exists()
+
+
+def test_convert_refuses_a_missing_alembic_ini_option(sqlite_project: Project) -> None:
+    project = sqlite_project
+    alembic_project(project, alembic_ini("sqlite:///app.db"))
+    before = snapshot(project.path)
+    result = project.run("init", "--convert", "--alembic-ini", "config/alembic.ini")
+    refused(result, "The Alembic configuration file config/alembic.ini does not exist.")
+    assert snapshot(project.path) == before
+
+
+def test_convert_refuses_a_script_location_that_is_not_there(sqlite_project: Project) -> None:
+    project = sqlite_project
+    alembic_project(project, alembic_ini("sqlite:///app.db", script_location="db/alembic"))
+    before = snapshot(project.path)
+    result = project.run("init", "--convert")
+    refused(result, "script_location in alembic.ini names db/alembic, which is not a folder.")
+    assert snapshot(project.path) == before
+
+
+def test_convert_reads_the_alembic_ini_named(sqlite_project: Project) -> None:
+    """--alembic-ini: Alembic's -c; its %(here)s is that file's folder."""
+    project = sqlite_project
+    repo = alembic_project(project, "")
+    (project.path / "alembic.ini").unlink()
+    project.write("deploy/alembic.ini", alembic_ini("sqlite:///app.db", script_location="al"))
+    (project.path / "deploy" / "mark.py").write_text(MARK_HOOK)
+
+    result = ok(project.run("init", "--convert", "--alembic-ini", "deploy/alembic.ini"))
+    assert "Read deploy/alembic.ini, al/env.py." in result.stderr
+    config = read_config_file(project.path / "migratectl.toml")
+    assert config["directory"] == "al"  # relative to the current folder, as in Alembic
+    assert config["alembic"]["post_write_hooks"]["mark.options"] == (
+        f"{project.path}/deploy/mark.py REVISION_SCRIPT_FILENAME"
+    )
+    assert (repo / "env.py.orig").is_file()
+
+
+def test_convert_leaves_an_existing_configuration_and_says_what_it_lacks(
+    sqlite_project: Project,
+) -> None:
+    project = sqlite_project
+    config_file = project.config("[configure]\ntransaction_per_migration = true\n")
+    before = config_file.read_text()
+    repo = alembic_project(project, alembic_ini("sqlite:///app.db"))
+
+    result = ok(project.run("init", "--convert"))
+    assert config_file.read_text() == before
+    assert (repo / "env.py.orig").is_file()  # al/, which script_location names
+    heading = "migratectl.toml exists and was left as it is. Add what it lacks:"
+    lacking = result.stderr.split(heading)
+    assert len(lacking) == 2, result
+    assert 'directory = "al"    # script_location in alembic.ini' in lacking[1]
+    assert "render_as_batch = false" in lacking[1]
+    assert "[configure]\n  compare_server_default = true\n" in lacking[1]
+    assert "[alembic.post_write_hooks]" in lacking[1]
+    # The file sets these already: not offered again.
+    assert "database_url =" not in lacking[1]
+    assert "models =" not in lacking[1]
+
+
+def test_convert_keeps_the_url_env_py_reads_from_the_environment(sqlite_project: Project) -> None:
+    """env.py's URL overrode alembic.ini's when Alembic ran it; so it does here."""
+    project = sqlite_project
+    repo = alembic_project(project, alembic_ini(f"postgresql://app:{PASSWORD}@db/app"))
+    env_py = CUSTOM_ENV_PY.replace(
+        "config = context.config\n",
+        'import os\n\nconfig = context.config\nconfig.set_main_option("sqlalchemy.url", '
+        'os.environ["APP_DATABASE_URL"])\n',
+    )
+    (repo / "env.py").write_text(env_py)
+
+    result = ok(project.run("init", "--convert"))
+    config = read_config_file(project.path / "migratectl.toml")
+    assert config["database_url"] == "${APP_DATABASE_URL}"
+    assert PASSWORD not in result.output
+    assert "DATABASE_PASSWORD" not in result.output  # nothing to set but APP_DATABASE_URL
+    ok(project.run("upgrade", env={"APP_DATABASE_URL": project.database_url}))
+    assert project.query("SELECT version_num FROM myapp_version") == [("1f2e3d4c5b6a",)]
