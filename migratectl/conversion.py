@@ -279,13 +279,19 @@ def _read_ini(path: Path) -> configparser.ConfigParser:
 
 
 def _ini_get(parser: configparser.ConfigParser, section: str, key: str, where: str) -> str:
+    # The messages name the problem, never the value: it may hold a password.
     try:
         return parser.get(section, key)
+    except configparser.InterpolationMissingOptionError as exc:
+        problem = f"%({exc.reference})s names no option"
+    except configparser.InterpolationSyntaxError:
+        problem = "it holds a % that is neither %% nor %(name)s"
     except configparser.Error as exc:
-        raise ConfigError(
-            f"{key} in [{section}] of {where} cannot be read: {_first_line(exc)}",
-            hint="A literal % is written %% in an ini file; %(here)s is the file's folder.",
-        ) from None
+        problem = type(exc).__name__
+    raise ConfigError(
+        f"{key} in [{section}] of {where} cannot be read: {problem}.",
+        hint="A literal % is written %% in an ini file; %(here)s is the file's folder.",
+    )
 
 
 def _read_tool_alembic(path: Path) -> dict[str, Any]:

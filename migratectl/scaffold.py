@@ -19,6 +19,7 @@ from migratectl.settings import (
     ENV_DATABASE_URL,
     ENV_DATABASE_URL_FALLBACK,
     ENV_MODELS,
+    PYPROJECT_FILENAME,
     Settings,
     read_config_file,
     resolve_sqlite_path,
@@ -222,12 +223,16 @@ def _report(
     elif conversion.origins and settings.config_file is not None:
         config = _display(settings.config_file)
         lacking = _lacking(conversion, settings.config_file)
+        if "database_url" not in lacking.origins:
+            conversion.to_do.clear()  # the file's own URL stays
         if lacking.origins:
-            output.info(f"{config} exists and was left as it is. Add what it lacks:")
+            pyproject = settings.config_file.name == PYPROJECT_FILENAME
+            where = " (under [tool.migratectl])" if pyproject else ""
+            output.info(f"{config} exists and was left as it is. Add what it lacks{where}:")
             for key, value, origin in lacking.carried():
                 if key in lacking.table:  # top level
                     output.info(f"  {_toml_line(key, value)}    # {origin}")
-            for line in _toml_tables(lacking):
+            for line in _toml_tables(lacking, prefix="tool.migratectl." if pyproject else ""):
                 output.info(f"  {line}".rstrip())
         else:
             output.info(f"{config} exists and was left as it is; it sets every key carried.")
@@ -315,21 +320,20 @@ def _toml_line(key: str, value: Any) -> str:
     return f"{name} = {_toml_value(value)}"
 
 
-def _toml_tables(conversion: Conversion) -> list[str]:
-    """The carried [configure] and [alembic] keys, as TOML tables."""
+def _toml_tables(conversion: Conversion, prefix: str = "") -> list[str]:
+    """The carried [configure] and [alembic] keys, as TOML tables; an [alembic] option that
+    is itself a table (post_write_hooks) is the Alembic section [alembic.NAME]."""
     lines: list[str] = []
     for name in ("configure", "alembic"):
         table = conversion.table.get(name, {})
-        plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
-        if plain:
-            lines += ["", f"[{name}]"]
-            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in plain.items()]
-        for section, options in table.items():
-            if isinstance(options, dict) and name == "alembic":
-                lines += ["", f"[alembic.{_toml_key(section)}]"]
-                lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in options.items()]
-            elif isinstance(options, dict):
-                lines.append(f"{_toml_key(section)} = {_toml_value(options)}")
+        sections = {k: v for k, v in table.items() if name == "alembic" and isinstance(v, dict)}
+        options = {k: v for k, v in table.items() if k not in sections}
+        if options:
+            lines += ["", f"[{prefix}{name}]"]
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in options.items()]
+        for section, values in sections.items():
+            lines += ["", f"[{prefix}alembic.{_toml_key(section)}]"]
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items()]
     return lines
 
 
