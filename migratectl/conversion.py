@@ -97,7 +97,8 @@ class Conversion:
     table: dict[str, Any] = field(default_factory=dict)
     # "directory" / "configure.compare_server_default" -> where the value came from.
     origins: dict[str, str] = field(default_factory=dict)
-    not_carried: list[str] = field(default_factory=list)
+    # (the key it concerns, or "", and what could not be carried over).
+    not_carried: list[tuple[str, str]] = field(default_factory=list)
     # What the user must do before the next command (set the password variable).
     to_do: list[str] = field(default_factory=list)
     # The repository script_location names, when it names one.
@@ -113,10 +114,15 @@ class Conversion:
         table[last] = value
         self.origins[key] = origin
 
+    def cannot(self, text: str, about: str = "") -> None:
+        """Record what could not be carried over (``about``: the key it would have set)."""
+        self.not_carried.append((about, text))
+
     def drop(self, key: str) -> None:
-        """Forget a carried key (a flag or variable gives it instead)."""
+        """Forget a top-level key and what was said about it (something else gives it)."""
         self.table.pop(key, None)
         self.origins.pop(key, None)
+        self.not_carried = [(about, text) for about, text in self.not_carried if about != key]
 
     def carried(self) -> Iterator[tuple[str, Any, str]]:
         """(dotted key, value, origin) of each carried key, in the order carried."""
@@ -207,12 +213,12 @@ def read_alembic_config(
                 # An empty section, as `alembic init` writes it, names no hook.
                 hooks = ({k: v for k, v in values.items() if v}, f"[post_write_hooks] of {where}")
             elif not _LOGGING_SECTIONS.match(section):
-                conversion.not_carried.append(
+                conversion.cannot(
                     f"the section [{section}] of {where}: migratectl.toml has no place for it "
                     "(a database of Alembic's multidb template goes into [binds.NAME])."
                 )
         if parser.has_section("loggers"):
-            conversion.not_carried.append(
+            conversion.cannot(
                 f"the logging configuration of {where} ([loggers], [handlers], [formatters]): "
                 "migratectl prints its own output; -v adds Alembic's log lines."
             )
@@ -238,12 +244,12 @@ def read_alembic_config(
         elif key == "sqlalchemy.url":
             _carry_url(conversion, str(value), origin)
         elif key == "databases":
-            conversion.not_carried.append(
+            conversion.cannot(
                 f"{origin} ({value}): the databases of Alembic's multidb template; set each "
                 "under [binds.NAME] (its database_url and models)."
             )
         elif key.startswith("sqlalchemy."):
-            conversion.not_carried.append(
+            conversion.cannot(
                 f"{origin}: an engine option for env.py's engine_from_config(); migratectl "
                 "makes the engine from database_url (put driver options in the URL's query)."
             )
@@ -380,9 +386,10 @@ def _relative(path: Path, base: Path) -> str:
 def _carry_url(conversion: Conversion, url: str, origin: str) -> None:
     url = url.strip()
     if not url or url == _PLACEHOLDER_URL:
-        conversion.not_carried.append(
+        conversion.cannot(
             f"{origin}: it is empty or Alembic's placeholder; set database_url "
-            "(or the DATABASE_URL variable)."
+            "(or the DATABASE_URL variable).",
+            about="database_url",
         )
         return
     match = _URL_PASSWORD.match(url)
@@ -416,7 +423,7 @@ def read_env_py(conversion: Conversion, env_py: Path, *, search: list[Path]) -> 
     try:
         tree = ast.parse(env_py.read_text(errors="replace"), filename=str(env_py))
     except SyntaxError as exc:
-        conversion.not_carried.append(
+        conversion.cannot(
             f"everything in {where}: it cannot be parsed ({exc.msg}, line {exc.lineno})."
         )
         return
@@ -444,7 +451,7 @@ def read_env_py(conversion: Conversion, env_py: Path, *, search: list[Path]) -> 
     _carry_target_metadata(conversion, tree, imports, where, flask, search)
     _carry_env_url(conversion, tree, where, flask)
     if multidb:
-        conversion.not_carried.append(
+        conversion.cannot(
             f"the databases of {where}'s multi-database code: migratectl's multidb env.py "
             "replaces it; set each extra database under [binds.NAME] (its database_url and "
             "models). Changes made inside that template's functions are not listed here."
@@ -452,7 +459,7 @@ def read_env_py(conversion: Conversion, env_py: Path, *, search: list[Path]) -> 
 
     for node in tree.body:
         for text, line in _custom_code(node, functions, passed, flask=flask, multidb=multidb):
-            conversion.not_carried.append(f"{text} ({where}, line {line})")
+            conversion.cannot(f"{text} ({where}, line {line})")
 
 
 def _imports(tree: ast.Module) -> _Imports:
@@ -497,14 +504,14 @@ def _carry_keyword(
     source = ast.unparse(keyword.value)
     if keyword.arg is None:
         if flask and source == "conf_args":
-            conversion.not_carried.append(
+            conversion.cannot(
                 "the keyword arguments of Flask-Migrate's Migrate(app, db, ...) (conf_args): "
                 "they are in the application; set the ones it passes in migratectl.toml "
                 "(compare_type and render_as_batch are true unless set, others go under "
                 f"[configure]) ({line})."
             )
         else:
-            conversion.not_carried.append(f"context.configure(**{source}) ({line}).")
+            conversion.cannot(f"context.configure(**{source}) ({line}).")
         return
     name = keyword.arg
     if name in CONFIGURE_RESERVED:
@@ -519,7 +526,7 @@ def _carry_keyword(
         return  # Alembic's default
     if value is not _UNREADABLE and _is_toml_value(value):
         if key in conversion.origins and _lookup(conversion, key) != value:
-            conversion.not_carried.append(
+            conversion.cannot(
                 f"context.configure({name}={source}) ({line}): another call passes "
                 f"{name}={_lookup(conversion, key)!r}, which was kept."
             )
@@ -533,15 +540,13 @@ def _carry_keyword(
     if isinstance(keyword.value, ast.Name) and keyword.value.id in functions:
         passed.add(keyword.value.id)
         defined = functions[keyword.value.id].lineno
-        conversion.not_carried.append(
+        conversion.cannot(
             f"context.configure({name}={source}): {source} is defined in {where} "
             f"(line {defined}); move it into a module of the project and set "
             f'[configure] {name} = "module:{source}".'
         )
         return
-    conversion.not_carried.append(
-        f"context.configure({name}={source}) ({line}): not a literal value."
-    )
+    conversion.cannot(f"context.configure({name}={source}) ({line}): not a literal value.")
 
 
 _UNREADABLE = object()
@@ -605,25 +610,28 @@ def _carry_target_metadata(
     ]
     if not assigned:
         if flask:
-            conversion.not_carried.append(
+            conversion.cannot(
                 f"the models: {where} takes them from the Flask application "
                 "(current_app.extensions['migrate'].db.metadata), which cannot be read without "
                 "running it. Set models to the module that defines db and the models, e.g. "
-                'models = "myapp:db", or pass --models.'
+                'models = "myapp:db", or pass --models.',
+                about="models",
             )
         else:
-            conversion.not_carried.append(
+            conversion.cannot(
                 f"the models: {where} assigns no target_metadata. Set models "
-                '(e.g. models = "myapp.models:Base") for migrate and check.'
+                '(e.g. models = "myapp.models:Base") for migrate and check.',
+                about="models",
             )
         return
     node = assigned[-1]
     source = ast.unparse(node.value)
     line = f"{where}, line {node.lineno}"
     if isinstance(node.value, ast.Constant) and node.value.value is None:
-        conversion.not_carried.append(
+        conversion.cannot(
             f"the models: target_metadata = None ({line}), so autogenerate had no models. "
-            'Set models (e.g. models = "myapp.models:Base") for migrate and check.'
+            'Set models (e.g. models = "myapp.models:Base") for migrate and check.',
+            about="models",
         )
         return
     chain = _chain(node.value)
@@ -631,16 +639,18 @@ def _carry_target_metadata(
         chain = chain[:-1]  # Base.metadata -> Base: a declarative base is a models value
     spec = _models_spec(chain, imports, search)
     if spec is None:
-        conversion.not_carried.append(
+        conversion.cannot(
             f"the models: target_metadata = {source} ({line}) is not an imported name. "
-            'Set models (e.g. models = "myapp.models:Base") for migrate and check.'
+            'Set models (e.g. models = "myapp.models:Base") for migrate and check.',
+            about="models",
         )
         return
     if spec.split(".")[0].split(":")[0] in _LIBRARY_MODELS:
-        conversion.not_carried.append(
+        conversion.cannot(
             f"the models: target_metadata = {source} ({line}) comes from "
             f"{spec.split(':')[0]} itself, which defines none of the project's tables. Set "
-            'models to the module that defines them (e.g. models = "app.models").'
+            'models to the module that defines them (e.g. models = "app.models").',
+            about="models",
         )
         return
     conversion.carry("models", spec, f"target_metadata = {source} in {where}")
@@ -668,14 +678,16 @@ def _carry_env_url(conversion: Conversion, tree: ast.Module, where: str, flask: 
         if variable is not None:
             conversion.carry("database_url", f"${{{variable}}}", f"{source} in {where}")
         elif flask and "get_engine_url" in source:
-            conversion.not_carried.append(
+            conversion.cannot(
                 f"the database URL: {where} takes it from the Flask application "
-                "(SQLALCHEMY_DATABASE_URI). Set database_url, or the DATABASE_URL variable."
+                "(SQLALCHEMY_DATABASE_URI). Set database_url, or the DATABASE_URL variable.",
+                about="database_url",
             )
         else:
-            conversion.not_carried.append(
+            conversion.cannot(
                 f"the database URL: {where} sets it to {source} ({line}). Set database_url "
-                '(for instance database_url = "${DATABASE_URL}").'
+                '(for instance database_url = "${DATABASE_URL}").',
+                about="database_url",
             )
 
 

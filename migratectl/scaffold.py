@@ -157,9 +157,15 @@ def convert_repository(
         )
     search = [cwd, base, *(base / p for p in conversion.table.get("sys_path", []))]
     read_env_py(conversion, env_py, search=search)
+    # A flag or variable given, or the existing configuration file, wins over the old files.
+    kept = (
+        read_config_file(settings.config_file)
+        if config_path is None and settings.config_file
+        else {}
+    )
     for key in ("database_url", "models"):
-        if settings.sources.get(key) in _FLAG_OR_VARIABLE:
-            conversion.drop(key)  # the flag or variable given wins over the old files
+        if settings.sources.get(key) in _FLAG_OR_VARIABLE or key in kept:
+            conversion.drop(key)
             if key == "database_url":
                 conversion.to_do.clear()
     mako = directory / "script.py.mako"
@@ -203,7 +209,7 @@ def _converted_directory(settings: Settings, conversion: Conversion) -> Settings
     if given is not None:
         origin = conversion.origins["directory"]
         conversion.drop("directory")
-        conversion.not_carried.append(
+        conversion.cannot(
             f"{origin}: {given} names {_display(settings.directory)}, which is converted instead."
         )
         return settings
@@ -223,8 +229,6 @@ def _report(
     elif conversion.origins and settings.config_file is not None:
         config = _display(settings.config_file)
         lacking = _lacking(conversion, settings.config_file)
-        if "database_url" not in lacking.origins:
-            conversion.to_do.clear()  # the file's own URL stays
         if lacking.origins:
             pyproject = settings.config_file.name == PYPROJECT_FILENAME
             where = " (under [tool.migratectl])" if pyproject else ""
@@ -238,7 +242,7 @@ def _report(
             output.info(f"{config} exists and was left as it is; it sets every key carried.")
     if conversion.not_carried:
         output.info("Not carried over (move or set these yourself):")
-        for text in conversion.not_carried:
+        for _, text in conversion.not_carried:
             output.info(f"  - {text}")
     for text in conversion.to_do:
         output.info(text)

@@ -169,6 +169,9 @@ def test_convert_a_flask_migrate_repository(sqlite_project: Project) -> None:
         )
     )
     assert "env.py.orig" in result.stderr
+    # The flags give what the Flask app held: nothing is said to be missing.
+    assert "the models:" not in result.stderr
+    assert "the database URL:" not in result.stderr
 
     assert (repo / "env.py.orig").read_text() == FLASK_ENV_PY
     new_env = (repo / "env.py").read_text()
@@ -737,7 +740,7 @@ def test_convert_leaves_an_existing_configuration_and_says_what_it_lacks(
     project = sqlite_project
     config_file = project.config("[configure]\ntransaction_per_migration = true\n")
     before = config_file.read_text()
-    repo = alembic_project(project, alembic_ini("sqlite:///app.db"))
+    repo = alembic_project(project, alembic_ini(f"postgresql://app:{PASSWORD}@db/app"))
 
     result = ok(project.run("init", "--convert"))
     assert config_file.read_text() == before
@@ -749,9 +752,11 @@ def test_convert_leaves_an_existing_configuration_and_says_what_it_lacks(
     assert "render_as_batch = false" in lacking[1]
     assert "[configure]\n  compare_server_default = true\n" in lacking[1]
     assert "[alembic.post_write_hooks]" in lacking[1]
-    # The file sets these already: not offered again.
+    # The file sets these already: not offered again, and no password variable to set.
     assert "database_url =" not in lacking[1]
     assert "models =" not in lacking[1]
+    assert "DATABASE_PASSWORD" not in result.stderr
+    assert PASSWORD not in result.output
 
 
 def test_convert_keeps_the_url_env_py_reads_from_the_environment(sqlite_project: Project) -> None:
