@@ -31,6 +31,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 ALEMBIC_INI = "alembic.ini"
 # The variable a literal password of sqlalchemy.url is replaced by.
 PASSWORD_VARIABLE = "DATABASE_PASSWORD"
+# sqlite[+driver]:///path[?query], but not :memory:.
+_SQLITE_FILE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?!:memory:)([^?]+)(\?.*)?$")
 # What `alembic init` writes until the user sets a real URL.
 _PLACEHOLDER_URL = "driver://user:pass@localhost/dbname"
 # scheme://user:password@host: the password's span in a URL.
@@ -242,7 +244,7 @@ def read_alembic_config(
             paths = _paths(key, value, separator, cwd)
             conversion.carry(f"alembic.{key}", [_relative(p, base) for p in paths], origin)
         elif key == "sqlalchemy.url":
-            _carry_url(conversion, str(value), origin)
+            _carry_url(conversion, str(value), origin, cwd=cwd, base=base)
         elif key == "databases":
             conversion.cannot(
                 f"{origin} ({value}): the databases of Alembic's multidb template; set each "
@@ -357,13 +359,7 @@ def _script_location(value: str, origin: str, cwd: Path) -> Path:
             f"{origin} is a package resource ({value}).",
             hint="Pass --directory with the folder it names.",
         )
-    folder = (cwd / value).resolve()
-    if not folder.is_dir():
-        raise UsageError(
-            f"{origin} names {value}, which is not a folder.",
-            hint="Fix script_location, or pass --directory with the repository's folder.",
-        )
-    return folder
+    return (cwd / value).resolve()  # whether it is a folder matters only if it is converted
 
 
 def _paths(key: str, value: Any, separator: str | None, cwd: Path) -> list[Path]:
@@ -383,8 +379,8 @@ def _relative(path: Path, base: Path) -> str:
         return path.as_posix()
 
 
-def _carry_url(conversion: Conversion, url: str, origin: str) -> None:
-    url = url.strip()
+def _carry_url(conversion: Conversion, url: str, origin: str, *, cwd: Path, base: Path) -> None:
+    url = _sqlite_relative_to(url.strip(), cwd, base)
     if not url or url == _PLACEHOLDER_URL:
         conversion.cannot(
             f"{origin}: it is empty or Alembic's placeholder; set database_url "
@@ -402,6 +398,21 @@ def _carry_url(conversion: Conversion, url: str, origin: str) -> None:
             "where it holds @ : / % # ?)."
         )
     conversion.carry("database_url", url, origin)
+
+
+def _sqlite_relative_to(url: str, cwd: Path, base: Path) -> str:
+    """A SQLite file as migratectl.toml in ``base`` names it: Alembic read a relative path
+    from the current folder; a file under ``base`` (``%(here)s/app.db``) is written relative
+    to it, so the file works on every checkout."""
+    match = _SQLITE_FILE.match(url)
+    if not match:
+        return url
+    prefix, path, query = match.group(1), match.group(2), match.group(3) or ""
+    file = (cwd / path).resolve()
+    try:
+        return f"{prefix}{file.relative_to(base.resolve()).as_posix()}{query}"
+    except ValueError:
+        return f"{prefix}{file}{query}"
 
 
 # --------------------------------------------------------------------------- env.py

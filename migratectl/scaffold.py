@@ -213,6 +213,11 @@ def _converted_directory(settings: Settings, conversion: Conversion) -> Settings
             f"{origin}: {given} names {_display(settings.directory)}, which is converted instead."
         )
         return settings
+    if not named.is_dir():
+        raise UsageError(
+            f"{conversion.origins['directory']} names {_display(named)}, which is not a folder.",
+            hint="Fix script_location, or pass --directory with the repository's folder.",
+        )
     return dataclasses.replace(settings, directory=named)
 
 
@@ -365,11 +370,7 @@ def _write_config_file(
             url = resolve_sqlite_path(url, here)  # the SQLite file the flag meant
         lines.append(f"database_url = {_toml_string(_without_password(url))}")
     elif "database_url" in carried:
-        url = carried["database_url"]
-        if elsewhere:
-            # Alembic read a relative SQLite path from the current folder.
-            url = resolve_sqlite_path(url, here)
-        lines.append(f"database_url = {_toml_string(url)}")
+        lines.append(f"database_url = {_toml_string(carried['database_url'])}")
     else:
         lines.append('# database_url = "sqlite:///app.db"')
     if sources.get("models") == ENV_MODELS:

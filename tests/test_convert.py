@@ -777,3 +777,21 @@ def test_convert_keeps_the_url_env_py_reads_from_the_environment(sqlite_project:
     assert "DATABASE_PASSWORD" not in result.output  # nothing to set but APP_DATABASE_URL
     ok(project.run("upgrade", env={"APP_DATABASE_URL": project.database_url}))
     assert project.query("SELECT version_num FROM myapp_version") == [("1f2e3d4c5b6a",)]
+
+
+def test_convert_follows_the_directory_given_over_script_location(sqlite_project: Project) -> None:
+    project = sqlite_project
+    alembic_project(project, alembic_ini("sqlite:///%(here)s/app.db"))
+    (project.path / "al").rename(project.path / "db")
+
+    result = ok(project.run("init", "--convert", "-d", "db"))
+    assert (
+        "script_location in alembic.ini: --directory names db, which is converted instead."
+        in result.stderr
+    )
+    config = read_config_file(project.path / "migratectl.toml")
+    assert config["directory"] == "db"
+    assert config["database_url"] == "sqlite:///app.db"  # %(here)s, written relative
+    assert (project.path / "db" / "env.py.orig").is_file()
+    ok(project.run("upgrade"))
+    assert project.query("SELECT version_num FROM myapp_version") == [("1f2e3d4c5b6a",)]
