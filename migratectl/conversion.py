@@ -109,8 +109,9 @@ class Conversion:
     read: list[Path] = field(default_factory=list)
 
     def carry(self, key: str, value: Any, origin: str) -> None:
+        """Set ``key`` (``"models"``, ``"configure.version_table"``, ...) from ``origin``."""
         table = self.table
-        *parents, last = key.split(".", 1) if key.startswith(("configure.", "alembic.")) else [key]
+        *parents, last = _key_path(key)
         for parent in parents:
             table = table.setdefault(parent, {})
         table[last] = value
@@ -130,9 +131,15 @@ class Conversion:
         """(dotted key, value, origin) of each carried key, in the order carried."""
         for key, origin in self.origins.items():
             table: Any = self.table
-            for part in key.split(".", 1) if key.startswith(("configure.", "alembic.")) else [key]:
+            for part in _key_path(key):
                 table = table[part]
             yield key, table, origin
+
+
+def _key_path(key: str) -> list[str]:
+    """``"alembic.post_write_hooks"`` -> ["alembic", "post_write_hooks"]; a top-level key
+    and the option of a table keep their own dots (``"alembic.my.option"``)."""
+    return key.split(".", 1) if key.startswith(("configure.", "alembic.")) else [key]
 
 
 # --------------------------------------------------------------------------- alembic.ini
@@ -213,7 +220,8 @@ def read_alembic_config(
                     if key != "here"
                 }
                 # An empty section, as `alembic init` writes it, names no hook.
-                hooks = ({k: v for k, v in values.items() if v}, f"[post_write_hooks] of {where}")
+                named = {k: v for k, v in values.items() if v} if values.get("hooks") else {}
+                hooks = (named, f"[post_write_hooks] of {where}")
             elif not _LOGGING_SECTIONS.match(section):
                 conversion.cannot(
                     f"the section [{section}] of {where}: migratectl.toml has no place for it "
@@ -273,7 +281,7 @@ def _read_ini(path: Path) -> configparser.ConfigParser:
             parser.read_file(fh)
     except configparser.Error as exc:
         raise ConfigError(
-            f"{_display(path)} is not a valid INI file: {_first_line(exc)}",
+            f"{_display(path)} is not a valid INI file: {_ini_problem(exc)}",
             hint="Fix it (Alembic cannot read it either), or pass --alembic-ini the right file.",
         ) from None
     except UnicodeDecodeError as exc:
@@ -284,6 +292,17 @@ def _read_ini(path: Path) -> configparser.ConfigParser:
     except OSError as exc:
         raise ConfigError(f"Cannot read {_display(path)}: {exc.strerror}.") from None
     return parser
+
+
+def _ini_problem(exc: configparser.Error) -> str:
+    """What is wrong, and on which line; never the line's text (it may hold a password)."""
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return f"it has no [section] header before line {exc.lineno}."
+    if isinstance(exc, configparser.ParsingError):
+        numbers = [str(number) for number, _ in exc.errors]
+        lines = f"lines {', '.join(numbers)} are" if len(numbers) > 1 else f"line {numbers[0]} is"
+        return f"{lines} neither a [section] header nor an option."
+    return _first_line(exc)
 
 
 def _ini_get(parser: configparser.ConfigParser, section: str, key: str, where: str) -> str:

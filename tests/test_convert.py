@@ -693,7 +693,10 @@ def test_convert_refuses_an_alembic_ini_that_is_not_ini(sqlite_project: Project)
     repo = alembic_project(project, "script_location = al\n[alembic\n")
     before = snapshot(project.path)
     result = project.run_cli("init", "--convert")
-    refused(result, "Error: alembic.ini is not a valid INI file: File contains no section headers.")
+    refused(
+        result,
+        "Error: alembic.ini is not a valid INI file: it has no [section] header before line 1.",
+    )
     assert snapshot(project.path) == before
     assert not (repo / "env.py.orig").exists()
 
@@ -795,3 +798,20 @@ def test_convert_follows_the_directory_given_over_script_location(sqlite_project
     assert (project.path / "db" / "env.py.orig").is_file()
     ok(project.run("upgrade"))
     assert project.query("SELECT version_num FROM myapp_version") == [("1f2e3d4c5b6a",)]
+
+
+def test_an_unreadable_url_in_alembic_ini_is_refused_without_showing_it(
+    sqlite_project: Project,
+) -> None:
+    project = sqlite_project
+    # A percent-encoded password, but ConfigParser wants %% for a literal %.
+    alembic_project(project, alembic_ini("postgresql://app:Pa%40ss-w0rd@db/app"))
+    before = snapshot(project.path)
+    result = project.run("init", "--convert")
+    refused(
+        result,
+        "sqlalchemy.url in [alembic] of alembic.ini cannot be read: it holds a % that is "
+        "neither %% nor %(name)s.",
+    )
+    assert "ss-w0rd" not in result.output
+    assert snapshot(project.path) == before
