@@ -121,6 +121,10 @@ class Conversion:
         """Record what could not be carried over (``about``: the key it would have set)."""
         self.not_carried.append((about, text))
 
+    def said(self, key: str) -> bool:
+        """Whether something was recorded as not carried over for ``key``."""
+        return any(about == key for about, _ in self.not_carried)
+
     def drop(self, key: str) -> None:
         """Forget a top-level key and what was said about it (something else gives it)."""
         self.table.pop(key, None)
@@ -480,6 +484,12 @@ def read_env_py(conversion: Conversion, env_py: Path, *, search: list[Path]) -> 
 
     _carry_target_metadata(conversion, tree, imports, where, flask, search)
     _carry_env_url(conversion, tree, where, flask)
+    if "database_url" not in conversion.origins and not conversion.said("database_url"):
+        conversion.cannot(
+            f"the database URL: neither the Alembic configuration nor {where} names one "
+            "that can be read. Set database_url, or the DATABASE_URL variable.",
+            about="database_url",
+        )
     if multidb:
         conversion.cannot(
             f"the databases of {where}'s multi-database code: migratectl's multidb env.py "
@@ -550,7 +560,7 @@ def _carry_keyword(
     origin = f"context.configure({name}=...) in {where}"
     try:
         value = ast.literal_eval(keyword.value)
-    except ValueError:
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         value = _UNREADABLE
     if value is None:
         return  # Alembic's default

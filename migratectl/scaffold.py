@@ -157,14 +157,9 @@ def convert_repository(
         )
     search = [cwd, base, *(base / p for p in conversion.table.get("sys_path", []))]
     read_env_py(conversion, env_py, search=search)
-    # A flag or variable given, or the existing configuration file, wins over the old files.
-    kept = (
-        read_config_file(settings.config_file)
-        if config_path is None and settings.config_file
-        else {}
-    )
+    # A flag, a variable or the existing configuration file wins over the old files.
     for key in ("database_url", "models"):
-        if settings.sources.get(key) in _FLAG_OR_VARIABLE or key in kept:
+        if key in settings.sources:
             conversion.drop(key)
             if key == "database_url":
                 conversion.to_do.clear()
@@ -187,16 +182,6 @@ def convert_repository(
         written.append(config_path)
     _report(output, conversion, settings, config_path)
     return written
-
-
-# Where a flag or an environment variable, not a file, gave database_url / models.
-_FLAG_OR_VARIABLE = (
-    "--database-url",
-    "--models",
-    ENV_DATABASE_URL,
-    ENV_DATABASE_URL_FALLBACK,
-    ENV_MODELS,
-)
 
 
 def _converted_directory(settings: Settings, conversion: Conversion) -> Settings:

@@ -815,3 +815,15 @@ def test_an_unreadable_url_in_alembic_ini_is_refused_without_showing_it(
     )
     assert "ss-w0rd" not in result.output
     assert snapshot(project.path) == before
+
+
+def test_convert_says_when_no_database_url_is_found(sqlite_project: Project) -> None:
+    project = sqlite_project
+    ini = alembic_ini("sqlite:///app.db").replace("sqlalchemy.url = sqlite:///app.db\n", "")
+    alembic_project(project, ini)
+    result = ok(project.run("init", "--convert"))
+    assert (
+        "the database URL: neither the Alembic configuration nor al/env.py names one that can "
+        "be read. Set database_url, or the DATABASE_URL variable." in result.stderr
+    )
+    assert "database_url" not in read_config_file(project.path / "migratectl.toml")
