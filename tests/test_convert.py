@@ -6,6 +6,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import Project, Result
 
 from migratectl.settings import read_config_file
@@ -361,6 +362,8 @@ else:
 # A post-write hook that marks each new revision file, to show the hook runs.
 MARK_HOOK = """\
 import sys
+
+import pytest
 
 with open(sys.argv[1], "a") as fh:
     fh.write("# marked by the post-write hook\\n")
@@ -827,3 +830,33 @@ def test_convert_says_when_no_database_url_is_found(sqlite_project: Project) -> 
         "be read. Set database_url, or the DATABASE_URL variable." in result.stderr
     )
     assert "database_url" not in read_config_file(project.path / "migratectl.toml")
+
+
+@pytest.mark.parametrize(
+    ("imports", "assignment", "models"),
+    [
+        ("from myapp import db", "db.metadata", "myapp:db"),
+        ("import myapp.models", "myapp.models.Base.metadata", "myapp.models:Base"),
+        ("import myapp.models as m", "m.Base.metadata", "myapp.models:Base"),
+        ("from myapp.models import metadata", "metadata", "myapp.models:metadata"),
+        ("from myapp.models import Base as B", "B.metadata", "myapp.models:Base"),
+        ("from sqlmodel import SQLModel", "SQLModel.metadata", None),
+    ],
+)
+def test_convert_finds_the_models_env_py_names(
+    sqlite_project: Project, imports: str, assignment: str, models: str | None
+) -> None:
+    project = sqlite_project
+    repo = alembic_project(project, alembic_ini("sqlite:///app.db"))
+    env_py = CUSTOM_ENV_PY.replace("from myapp.models import Base", imports).replace(
+        "target_metadata = Base.metadata", f"target_metadata = {assignment}"
+    )
+    (repo / "env.py").write_text(env_py)
+    result = ok(project.run("init", "--convert"))
+    config = read_config_file(project.path / "migratectl.toml")
+    assert config.get("models") == models
+    if models is None:
+        assert (
+            f"the models: target_metadata = {assignment} (al/env.py, line 14) comes from "
+            "sqlmodel itself, which defines none of the project's tables." in result.stderr
+        )
