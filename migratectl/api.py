@@ -341,9 +341,17 @@ def translate_errors(settings: Settings, *, user_revisions: Sequence[str] = ()) 
             ) from exc
         raise
     except Exception as exc:
+        files = runtime.revision_files_error(exc)
+        if files is not None:
+            raise files from exc
         if _is_command_error(exc):
             raise _command_error(str(exc), settings, user_revisions) from exc
         # e.g. a NameError at the top of a revision file
+        unloadable = runtime.unloadable_file_error(exc)
+        if unloadable is None:
+            raise
+        raise unloadable from exc
+    except SystemExit as exc:  # sys.exit() in env.py or in a file it imports
         unloadable = runtime.unloadable_file_error(exc)
         if unloadable is None:
             raise

@@ -460,6 +460,8 @@ def _run(fn: Callable[..., Any], inv: Invocation, kwargs: dict[str, Any]) -> Non
         else:  # nothing ran that a rollback or a lock would concern
             inv.output.error(f"{what}.")
         raise typer.Exit(_interrupt_exit_code(exc)) from None
+    except BrokenPipeError:  # stdout closed early (`migratectl history | head -1`)
+        raise typer.Exit(_closed_stdout(inv.options.owns_process)) from None
     except Exception as exc:  # a bug, or an error nobody translated: still no raw traceback
         if inv.options.verbose:
             inv.output.err.print(inv.output._clean(traceback.format_exc()), markup=False)
@@ -468,6 +470,24 @@ def _run(fn: Callable[..., Any], inv: Invocation, kwargs: dict[str, Any]) -> Non
             "please report it."
         )
         raise typer.Exit(EXIT_USAGE) from None
+
+
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`'s `yes`
+
+
+def _closed_stdout(owns_process: bool = True) -> int:
+    """The reader of stdout went away: end quietly, as a command killed by SIGPIPE does.
+
+    When the command is the whole process, whatever is still buffered for stdout goes to
+    /dev/null, so that Python's own flush at exit does not report the broken pipe again."""
+    if not owns_process:
+        return EXIT_CLOSED_PIPE
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a file (an application calling the CLI): nothing to flush there
+    return EXIT_CLOSED_PIPE
 
 
 def _render_error(inv: Invocation, exc: MigratectlError) -> None:
@@ -1493,6 +1513,10 @@ def main() -> None:
         # back anyway; frozen objects are left out of it. Nothing is skipped: atexit
         # handlers, buffered output and open files are still finished as usual.
         gc.freeze()
+        try:  # output still buffered for a reader that went away
+            sys.stdout.flush()
+        except BrokenPipeError:
+            sys.exit(_closed_stdout())
 
 
 __all__ = ["CheckFailed", "app", "main"]

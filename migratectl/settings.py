@@ -226,6 +226,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path} is not valid TOML: {exc}.", hint="Fix the syntax at the line named."
         ) from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError(
+            f"{path} nests arrays or inline tables too deeply to be read.",
+            hint="No migratectl setting needs more than a few levels; flatten the value.",
+        ) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"{path} is not UTF-8 text (byte {exc.start} cannot be decoded).",

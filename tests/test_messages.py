@@ -1,0 +1,217 @@
+"""Messages and exit codes (SPEC §3): each mistake gets its own short paragraph and exit code;
+"Unexpected … please report it" is kept for migratectl's own bugs; a closed stdout ends the
+command quietly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import textwrap
+
+from conftest import Project, migratectl_command
+
+REV1, REV2 = "ae0000000001", "ae0000000002"
+
+MODELS = """
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+"""
+
+
+def revision_file(rev: str, down: str | None, table: str, *, down_line: bool = True) -> str:
+    down_revision = f"down_revision = {down!r}\n" if down_line else ""
+    return (
+        textwrap.dedent(
+            f'''
+            """create {table}"""
+            import sqlalchemy as sa
+            from alembic import op
+
+            revision = "{rev}"
+            '''
+        ).lstrip()
+        + down_revision
+        + textwrap.dedent(
+            f"""
+            def upgrade():
+                op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True))
+
+
+            def downgrade():
+                op.drop_table("{table}")
+            """
+        )
+    )
+
+
+def ready(project: Project) -> Project:
+    project.models(MODELS)
+    project.config()
+    initialised = project.run("init")
+    assert initialised.exit_code == 0, initialised
+    project.write("migrations/versions/r1_users.py", revision_file(REV1, None, "users"))
+    return project
+
+
+def assert_not_unexpected(result: object) -> None:
+    text = str(result)
+    assert "Unexpected" not in text and "report it" not in text and "Traceback" not in text
+
+
+# ---------------------------------------------------- revision files Alembic cannot read
+
+
+def test_a_revision_without_down_revision_is_named(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    project.write(
+        "migrations/versions/r2_posts.py", revision_file(REV2, None, "p", down_line=False)
+    )
+    for args in (("history",), ("upgrade",)):
+        result = project.run_cli(*args)
+        assert result.exit_code == 2, result
+        assert result.stderr.strip() == (
+            "Error: Cannot load migrations/versions/r2_posts.py: it has no down_revision "
+            "variable. Add one: down_revision = None in the first revision, otherwise the id "
+            "of the revision it follows (as in the other files)."
+        ), result
+    assert project.tables() == set()
+
+
+def test_a_dangling_symlink_in_versions_is_named(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    (project.path / "migrations/versions/r2_gone.py").symlink_to("elsewhere.py")
+    result = project.run_cli("history")
+    assert result.exit_code == 2, result
+    assert result.stderr.strip() == (
+        "Error: Cannot load migrations/versions/r2_gone.py: it is a symbolic link to "
+        "elsewhere.py, which does not exist. Remove the link, or point it at a revision file."
+    ), result
+    upgraded = project.run("upgrade")
+    assert upgraded.exit_code == 2, upgraded
+    assert "r2_gone.py: it is a symbolic link" in upgraded.stderr
+    assert_not_unexpected(upgraded)
+    assert project.tables() == set()
+
+
+def test_a_symlink_loop_in_versions_is_named(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    (project.path / "migrations/versions/r2_a.py").symlink_to("r2_b.py")
+    (project.path / "migrations/versions/r2_b.py").symlink_to("r2_a.py")
+    result = project.run_cli("history")
+    assert result.exit_code == 2, result
+    assert "it is a symbolic link that loops back on itself." in result.stderr, result
+    assert "Remove the link, or point it at a revision file." in result.stderr
+    assert_not_unexpected(result)
+
+
+def test_a_cycle_of_revisions_is_a_clear_error_for_every_command(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    project.write("migrations/versions/r1_users.py", revision_file(REV1, REV2, "users"))
+    project.write("migrations/versions/r2_posts.py", revision_file(REV2, REV1, "posts"))
+    expected = (
+        f"Error: The revisions {REV1}, {REV2} form a cycle: following their down_revision "
+        "never reaches the first revision. Fix down_revision in one of their files so that "
+        "the chain ends at a revision whose down_revision is None."
+    )
+    result = project.run_cli("upgrade")
+    assert result.exit_code == 2, result
+    assert result.stderr.strip() == expected, result
+    for args in (("history",), ("current",), ("heads",), ("check",)):
+        other = project.run(*args)
+        assert other.exit_code == 2, (args, other)
+        assert other.stderr.strip() == expected, (args, other)
+    assert project.tables() == set()
+
+
+def test_a_deeply_nested_toml_array_is_a_configuration_error(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    config = project.path / "migratectl.toml"
+    config.write_text(config.read_text() + "x = " + "[" * 3000 + "]" * 3000 + "\n")
+    result = project.run_cli("history")
+    assert result.exit_code == 2, result
+    assert result.stderr.strip() == (
+        f"Error: {config} nests arrays or inline tables too deeply to be read. No migratectl "
+        "setting needs more than a few levels; flatten the value."
+    ), result
+
+
+# ------------------------------------------------------------------ SystemExit from env.py
+
+
+def test_system_exit_in_env_py_is_a_file_error_not_a_check_result(
+    sqlite_project: Project,
+) -> None:
+    project = ready(sqlite_project)
+    env = project.path / "migrations/env.py"
+    env.write_text('raise SystemExit("bye")\n' + env.read_text())
+    for args in (("upgrade",), ("upgrade", "--sql"), ("stamp", "head")):
+        result = project.run_cli(*args)
+        assert result.exit_code == 2, (args, result)
+        assert result.stderr.strip() == (
+            "Error: Cannot load migrations/env.py, line 1: SystemExit: bye. Fix the file and "
+            "run the command again (-v shows the traceback)."
+        ), (args, result)
+    assert project.tables() == set()
+
+
+def test_system_exit_in_a_file_env_py_imports_names_that_file(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    project.write("migrations/versions/r2_posts.py", "import sys\nsys.exit(3)\n")
+    result = project.run_cli("upgrade")
+    assert result.exit_code == 2, result
+    assert "Cannot load migrations/versions/r2_posts.py, line 2: SystemExit: 3." in result.stderr
+    assert project.tables() == set()
+
+
+# ------------------------------------------------------------------ a closed stdout
+
+
+def many_revisions(project: Project, count: int = 30) -> None:
+    (project.path / "migrations/versions/r1_users.py").unlink()
+    down = None
+    for i in range(count):
+        rev = f"bf{i:010d}"
+        project.write(f"migrations/versions/{rev}.py", revision_file(rev, down, f"t{i}"))
+        down = rev
+
+
+def test_a_closed_stdout_ends_quietly(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    many_revisions(project)
+    for args in (("history",), ("history", "-v"), ("heads",), ("history", "--json")):
+        reader, writer = os.pipe()
+        os.close(reader)  # the reader is gone before a line is written: a real EPIPE
+        try:
+            proc = subprocess.run(
+                [migratectl_command(), *args],
+                cwd=project.path,
+                stdout=writer,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=120,
+            )
+        finally:
+            os.close(writer)
+        assert proc.stderr == "", (args, proc.stderr)
+        assert proc.returncode == 141, (args, proc.returncode)
+
+
+def test_a_reader_that_takes_one_line_and_leaves(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    many_revisions(project)
+    proc = subprocess.Popen(
+        [migratectl_command(), "history"],
+        cwd=project.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    errors = proc.stderr.read()
+    code = proc.wait(timeout=120)
+    assert first.startswith("bf0000000028 -> bf0000000029 (head)")
+    assert errors == ""
+    assert code in (0, 141)  # 0 when all of it fitted in the pipe before the reader left
