@@ -171,12 +171,20 @@ def make_engine(url_text: str, *, readonly: bool = False) -> Any:
         else:
             engine = sync_engine = create_engine(url, **kwargs)
     except ImportError as exc:
+        # SQLAlchemy's asyncio support re-raises a missing greenlet without the module's name.
+        module = exc.name or getattr(exc.__cause__, "name", None)
+        if module is None and "greenlet" in str(exc):
+            module = "greenlet"
+        if module == "greenlet":
+            raise ConfigError(
+                f"The database URL {url.drivername!r} is asynchronous, and SQLAlchemy needs the "
+                "greenlet package for that; it is not installed.",
+                hint="Install it: pip install 'migratectl[async]' (or pip install greenlet).",
+            ) from None
         raise ConfigError(
             f"The database driver for {url.drivername!r} is not installed "
-            f"(no module named {exc.name!r}).",
-            hint=_driver_hint(
-                url, is_async=getattr(dialect_cls, "is_async", False), module=exc.name
-            ),
+            f"(no module named {module!r}).",
+            hint=_driver_hint(url, is_async=getattr(dialect_cls, "is_async", False), module=module),
         ) from None
     if backend == "sqlite":
         _make_sqlite_ddl_transactional(sync_engine, event, readonly=readonly)

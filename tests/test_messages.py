@@ -215,3 +215,25 @@ def test_a_reader_that_takes_one_line_and_leaves(sqlite_project: Project) -> Non
     assert first.startswith("bf0000000028 -> bf0000000029 (head)")
     assert errors == ""
     assert code in (0, 141)  # 0 when all of it fitted in the pipe before the reader left
+
+
+# ------------------------------------------------------------------ async URL without greenlet
+
+
+def test_an_async_url_without_greenlet_names_greenlet(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    blocked = project.path.parent / "blocked"
+    blocked.mkdir()
+    (blocked / "greenlet.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'greenlet'\", name='greenlet')\n"
+    )
+    url = "sqlite+aiosqlite:///" + str(project.path / "app.db")
+    for args in (("current",), ("upgrade",)):
+        result = project.run_cli(*args, env={"PYTHONPATH": str(blocked), "DATABASE_URL": url})
+        assert result.exit_code == 2, result
+        assert result.stderr.strip() == (
+            "Error: The database URL 'sqlite+aiosqlite' is asynchronous, and SQLAlchemy needs "
+            "the greenlet package for that; it is not installed. Install it: pip install "
+            "'migratectl[async]' (or pip install greenlet)."
+        ), result
+    assert project.tables() == set()
