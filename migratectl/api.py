@@ -421,6 +421,28 @@ def _command_error(
             hint="List the folder in version_locations under [alembic] in the configuration "
             '(for example version_locations = "migrations/versions other/versions").',
         )
+    relative = re.fullmatch(
+        r"Relative revision ([+-]?)(\d+) didn't produce \d+ migrations", message
+    )
+    if relative:
+        sign, steps = relative.groups()
+        if sign == "-" and steps == "1":
+            return UsageError(
+                "The database is at base (no revision applied); there is nothing to downgrade.",
+                hint="`migratectl current` shows where the database is.",
+            )
+        if sign == "-":
+            return UsageError(
+                f"The database has fewer than {steps} revisions applied, so it cannot go "
+                f"{steps} revisions down.",
+                hint="`migratectl current` shows where it is; name the revision to go to, "
+                "or `base` to revert every revision.",
+            )
+        return UsageError(
+            f"There are fewer than {steps} revisions to apply above the current one.",
+            hint="`migratectl status` lists the pending revisions; `migratectl upgrade` "
+            "applies all of them.",
+        )
     if message == "Ambiguous walk":
         return UsageError(
             "A relative step (such as -1) cannot cross a merge point or branch point: "
@@ -1003,6 +1025,12 @@ def upgrade(
     from alembic import command
 
     settings = _settings(settings)
+    if re.fullmatch(r"-\d+", rev.strip()):
+        raise UsageError(
+            f"`upgrade {rev}` asks for a revision below the current one; upgrade only goes up.",
+            hint=f"To revert revisions run `migratectl downgrade {rev}`; to apply a number of "
+            "revisions use +N (`migratectl upgrade +1`).",
+        )
     return _run_versioning(
         settings,
         output,
@@ -1027,8 +1055,15 @@ def downgrade(
     from alembic import command
 
     settings = _settings(settings)
-    if sql and rev == "-1":
-        rev = "head:-1"  # offline downgrades need a starting point
+    if re.fullmatch(r"\+\d+", rev.strip()):
+        raise UsageError(
+            f"`downgrade {rev}` asks for a revision above the current one; downgrade only "
+            "goes down.",
+            hint=f"To apply revisions run `migratectl upgrade {rev}`; to revert a number of "
+            "revisions use -N (`migratectl downgrade -1`).",
+        )
+    if sql and ":" not in rev:
+        rev = f"head:{rev}"  # offline downgrades need a starting point: the scripts' head
     return _run_versioning(
         settings,
         output,

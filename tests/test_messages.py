@@ -237,3 +237,58 @@ def test_an_async_url_without_greenlet_names_greenlet(sqlite_project: Project) -
             "'migratectl[async]' (or pip install greenlet)."
         ), result
     assert project.tables() == set()
+
+
+# ------------------------------------------------------------------ relative steps that go nowhere
+
+
+def test_downgrade_at_base_says_there_is_nothing_to_downgrade(project: Project) -> None:
+    ready(project)
+    result = project.run_cli("downgrade", "-1")
+    assert result.exit_code == 2, result
+    assert result.stderr.strip() == (
+        "Error: The database is at base (no revision applied); there is nothing to downgrade. "
+        "`migratectl current` shows where the database is."
+    ), result
+    assert project.run("upgrade").exit_code == 0
+    too_far = project.run("downgrade", "-2")
+    assert too_far.exit_code == 2, too_far
+    assert "The database has fewer than 2 revisions applied, so it cannot go 2 revisions down." in (
+        too_far.stderr
+    )
+    assert project.version() == [REV1]
+
+
+def test_upgrade_with_a_negative_step_points_to_downgrade(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    assert project.run("upgrade").exit_code == 0
+    result = project.run_cli("upgrade", "-1")
+    assert result.exit_code == 2, result
+    assert result.stderr.strip() == (
+        "Error: `upgrade -1` asks for a revision below the current one; upgrade only goes up. "
+        "To revert revisions run `migratectl downgrade -1`; to apply a number of revisions "
+        "use +N (`migratectl upgrade +1`)."
+    ), result
+    assert project.version() == [REV1]
+    beyond = project.run("upgrade", "+2")
+    assert beyond.exit_code == 2, beyond
+    assert "There are fewer than 2 revisions to apply above the current one." in beyond.stderr
+    up = project.run("downgrade", "+1")
+    assert up.exit_code == 2, up
+    assert "`downgrade +1` asks for a revision above the current one" in up.stderr
+    assert project.version() == [REV1]
+
+
+def test_offline_downgrade_to_a_named_target_starts_at_head(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    project.write("migrations/versions/r2_posts.py", revision_file(REV2, REV1, "posts"))
+    to_base = project.run_cli("downgrade", "base", "--sql")
+    assert to_base.exit_code == 0, to_base
+    assert to_base.stdout.index("DROP TABLE posts") < to_base.stdout.index("DROP TABLE users")
+    assert f"DELETE FROM alembic_version WHERE alembic_version.version_num = '{REV1}'" in (
+        to_base.stdout
+    )
+    to_rev1 = project.run("downgrade", REV1, "--sql")
+    assert to_rev1.exit_code == 0, to_rev1
+    assert "DROP TABLE posts" in to_rev1.stdout and "DROP TABLE users" not in to_rev1.stdout
+    assert project.tables() == set()  # offline: nothing ran
