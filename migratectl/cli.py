@@ -852,7 +852,8 @@ def _report_generated(inv: Invocation, paths: list[Path]) -> None:
 def migrate(
     inv: Invocation,
     message: MessageOption = None,
-    sql: SqlOption = False,
+    # Accepted (Flask-Migrate's `db migrate` has it) but not offered: it cannot work.
+    sql: Annotated[bool, typer.Option("--sql", hidden=True)] = False,
     head: Annotated[
         str, typer.Option("--head", help="Head revision to build on, or 'branch@head'.")
     ] = "head",
@@ -877,6 +878,13 @@ def migrate(
     """
     from migratectl import api
 
+    if sql:
+        raise UsageError(
+            "migrate has no --sql: it compares the models with the database, so it needs a "
+            "connection, and it writes a revision file rather than running SQL.",
+            hint="Run `migratectl migrate`, then `migratectl upgrade --sql` to print the "
+            "revision's SQL.",
+        )
     _without_cycle_collection(inv)
     paths = api.migrate(
         inv.settings(),

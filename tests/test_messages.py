@@ -292,3 +292,22 @@ def test_offline_downgrade_to_a_named_target_starts_at_head(sqlite_project: Proj
     assert to_rev1.exit_code == 0, to_rev1
     assert "DROP TABLE posts" in to_rev1.stdout and "DROP TABLE users" not in to_rev1.stdout
     assert project.tables() == set()  # offline: nothing ran
+
+
+# ------------------------------------------------------------------ migrate --sql
+
+
+def test_migrate_does_not_offer_sql_and_explains_it(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    helped = project.run_cli("migrate", "--help")
+    assert helped.exit_code == 0, helped
+    assert "--sql" not in helped.stdout
+    assert "--rev-id" in helped.stdout
+    result = project.run_cli("migrate", "--sql", "-m", "x")
+    assert result.exit_code == 2, result
+    assert result.stderr.strip() == (
+        "Error: migrate has no --sql: it compares the models with the database, so it needs a "
+        "connection, and it writes a revision file rather than running SQL. Run `migratectl "
+        "migrate`, then `migratectl upgrade --sql` to print the revision's SQL."
+    ), result
+    assert [p.name for p in project.revision_files()] == ["r1_users.py"]
