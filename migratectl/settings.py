@@ -179,16 +179,22 @@ class Settings:
         if not self.database_url:
             raise ConfigError(
                 "No database URL is configured.",
-                hint=f"Set database_url in {CONFIG_FILENAME}, the {ENV_DATABASE_URL} "
-                "environment variable, or pass --database-url.",
+                hint=f"Set database_url in {self._config_place()}, the {ENV_DATABASE_URL} "
+                f"or {ENV_DATABASE_URL_FALLBACK} environment variable, or pass --database-url.",
             )
         return self.database_url
+
+    def _config_place(self) -> str:
+        """Where a setting goes: the configuration file in use, or the one to create."""
+        if self.config_file is not None and self.config_file.name == PYPROJECT_FILENAME:
+            return f"[tool.migratectl] of {self.config_file.name}"
+        return self.config_file.name if self.config_file else CONFIG_FILENAME
 
     def require_models(self) -> str:
         if not self.models:
             raise ConfigError(
                 "No models are configured, and this command compares them with the database.",
-                hint=f'Set models = "package.module" in {CONFIG_FILENAME}, the {ENV_MODELS} '
+                hint=f'Set models = "package.module" in {self._config_place()}, the {ENV_MODELS} '
                 "environment variable, or pass --models.",
             )
         return self.models

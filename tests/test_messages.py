@@ -311,3 +311,37 @@ def test_migrate_does_not_offer_sql_and_explains_it(sqlite_project: Project) -> 
         "migrate`, then `migratectl upgrade --sql` to print the revision's SQL."
     ), result
     assert [p.name for p in project.revision_files()] == ["r1_users.py"]
+
+
+# ------------------------------------------------------------------ where to set what is missing
+
+
+def test_no_database_url_names_the_pyproject_and_both_variables(sqlite_project: Project) -> None:
+    project = sqlite_project
+    project.models(MODELS)
+    project.write("pyproject.toml", '[project]\nname = "app"\n\n[tool.migratectl]\n')
+    assert project.run("init").exit_code == 0
+    result = project.run_cli("current")
+    assert result.exit_code == 2, result
+    assert result.stderr.strip() == (
+        "Error: No database URL is configured. Set database_url in [tool.migratectl] of "
+        "pyproject.toml, the MIGRATECTL_DATABASE_URL or DATABASE_URL environment variable, or "
+        "pass --database-url."
+    ), result
+    checked = project.run("check", env={"DATABASE_URL": project.database_url})
+    assert checked.exit_code == 2, checked
+    assert checked.stderr.strip() == (
+        "Error: No models are configured, and this command compares them with the database. "
+        'Set models = "package.module" in [tool.migratectl] of pyproject.toml, the '
+        "MIGRATECTL_MODELS environment variable, or pass --models."
+    ), checked
+
+
+def test_no_database_url_without_a_configuration_file(sqlite_project: Project) -> None:
+    assert sqlite_project.run("init").exit_code == 0
+    (sqlite_project.path / "migratectl.toml").unlink()  # init wrote one: go without
+    result = sqlite_project.run_cli("current")
+    assert result.exit_code == 2, result
+    assert "Set database_url in migratectl.toml, the MIGRATECTL_DATABASE_URL or DATABASE_URL " in (
+        result.stderr
+    )
