@@ -1375,6 +1375,13 @@ def adopt(
 
     _without_cycle_collection(inv)
     result = api.adopt(inv.settings(), message=message, scratch_url=scratch_url, output=inv.output)
+    if not result.adopted and result.empty:
+        inv.output.info(
+            "Nothing was written: the database has none of the models' tables, so there is "
+            "nothing to adopt. A new database needs no adopt: run "
+            '`migratectl migrate -m "initial"` and `migratectl upgrade`.'
+        )
+        raise typer.Exit(EXIT_CHECK_FAILED)
     if not result.adopted:
         inv.output.result("The database does not match the models:")
         for difference in result.differences:
@@ -1384,11 +1391,6 @@ def adopt(
             "the database as it is (or exclude tables with [configure] include_object), then "
             "run adopt again."
         )
-        if result.empty:
-            inv.output.info(
-                "The database has none of the models' tables: a new database needs no adopt; "
-                'run `migratectl migrate -m "initial"` and `migratectl upgrade`.'
-            )
         raise typer.Exit(EXIT_CHECK_FAILED)
     if result.path is not None:
         inv.output.result(f"Generated {_rel(result.path)}")
