@@ -730,6 +730,12 @@ def init(
             "versions/ is unchanged. Check database_url and models, then `migratectl current`."
         )
     else:
+        from migratectl import scaffold
+
+        recorded = scaffold.record_directory(settings)
+        if recorded is not None:
+            written_it, said = recorded
+            (inv.output.info if written_it else inv.output.warn)(said)
         next_steps = (
             'run `migratectl migrate -m "Initial migration."`, review the script it writes in '
             f"{_rel(settings.directory / 'versions')}, and run `migratectl upgrade`."

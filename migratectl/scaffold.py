@@ -405,3 +405,56 @@ def _display(path: Path) -> str:
         return os.path.relpath(path)
     except ValueError:
         return str(path)
+
+
+def record_directory(settings: Settings) -> tuple[bool, str] | None:
+    """After ``init -d DIR`` in a project whose configuration file already exists: write
+    ``directory = "DIR"`` into it, so that the other commands find the new repository.
+
+    Returns (written, what to tell the user), or None when the file already names DIR. A
+    file that names another directory itself, or has a shape not edited safely here, is left
+    as it is and the message says what to change."""
+    from migratectl.settings import PYPROJECT_FILENAME, read_config_file, tomllib
+
+    path = settings.config_file
+    if path is None or not path.is_file() or settings.sources.get("directory") != "--directory":
+        return None
+    table = read_config_file(path)
+    named = (path.parent / table.get("directory", DEFAULT_DIRECTORY)).resolve()
+    if named == settings.directory:
+        return None
+    relative = Path(os.path.relpath(settings.directory, path.parent)).as_posix()
+    line = f"directory = {_toml_string(relative)}"
+    by_hand = (
+        False,
+        f"{_display(path)} names the repository {table.get('directory', DEFAULT_DIRECTORY)!r}, "
+        f"so the other commands will not find {relative!r}: set {line} there, or pass "
+        f"-d {_display(settings.directory)} to every command.",
+    )
+    if "directory" in table:
+        return by_hand
+    lines = path.read_text().splitlines(keepends=True)
+    at: int | None
+    if path.name == PYPROJECT_FILENAME:
+        heads = [i for i, text in enumerate(lines) if text.strip() == "[tool.migratectl]"]
+        at = heads[0] + 1 if heads else None
+    else:  # a top-level key: before the first table (and the blank lines above it)
+        at = next((i for i, text in enumerate(lines) if text.lstrip().startswith("[")), len(lines))
+        while at > 0 and not lines[at - 1].strip():
+            at -= 1
+    if at is None:
+        return by_hand
+    if at == len(lines) and lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    lines.insert(at, line + "\n")
+    text = "".join(lines)
+    try:
+        edited = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return by_hand
+    if path.name == PYPROJECT_FILENAME:
+        edited = edited.get("tool", {}).get("migratectl", {})
+    if edited.get("directory") != relative:
+        return by_hand
+    path.write_text(text)
+    return True, f"Recorded {line} in {_display(path)}, so the other commands find it."

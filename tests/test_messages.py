@@ -345,3 +345,62 @@ def test_no_database_url_without_a_configuration_file(sqlite_project: Project) -
     assert "Set database_url in migratectl.toml, the MIGRATECTL_DATABASE_URL or DATABASE_URL " in (
         result.stderr
     )
+
+
+# ------------------------------------------------------------------ init -d with a configuration
+
+
+def test_init_with_a_directory_records_it_in_the_existing_configuration(
+    sqlite_project: Project,
+) -> None:
+    project = sqlite_project
+    project.models(MODELS)
+    project.config("\n[configure]\ncompare_server_default = true\n")
+    result = project.run_cli("init", "-t", "migratectl", "-d", "db/migrations")
+    assert result.exit_code == 0, result
+    assert (
+        'Recorded directory = "db/migrations" in migratectl.toml, so the other commands find it.'
+    ) in result.stderr
+    assert "review the script it writes in db/migrations/versions" in result.stderr
+    text = (project.path / "migratectl.toml").read_text()
+    assert text.endswith(
+        'directory = "db/migrations"\n\n[configure]\ncompare_server_default = true\n'
+    ), text
+    made = project.run_cli("revision", "-m", "first")
+    assert made.exit_code == 0, made
+    assert len(project.revision_files("db/migrations")) == 1
+    assert project.run("upgrade").exit_code == 0
+    assert "alembic_version" in project.tables()
+
+
+def test_init_with_a_directory_in_a_pyproject_records_it_under_its_table(
+    sqlite_project: Project,
+) -> None:
+    project = sqlite_project
+    project.models(MODELS)
+    project.write(
+        "pyproject.toml",
+        f'[project]\nname = "app"\n\n[tool.migratectl]\nmodels = "models"\n'
+        f'database_url = "{project.database_url}"\n\n[tool.other]\nx = 1\n',
+    )
+    result = project.run("init", "-d", "db")
+    assert result.exit_code == 0, result
+    assert 'Recorded directory = "db" in pyproject.toml' in result.stderr
+    assert project.run("history").exit_code == 0
+    assert (project.path / "pyproject.toml").read_text().count('directory = "db"') == 1
+    assert len(project.revision_files("db")) == 0 and (project.path / "db/env.py").is_file()
+
+
+def test_init_with_another_directory_than_the_file_names_says_so(sqlite_project: Project) -> None:
+    project = sqlite_project
+    project.models(MODELS)
+    project.config('directory = "migrations"\n')
+    before = (project.path / "migratectl.toml").read_text()
+    result = project.run_cli("init", "-d", "other")
+    assert result.exit_code == 0, result
+    assert (
+        "Warning: migratectl.toml names the repository 'migrations', so the other commands "
+        "will not find 'other': set directory = \"other\" there, or pass -d other to every "
+        "command."
+    ) in result.stderr, result
+    assert (project.path / "migratectl.toml").read_text() == before
