@@ -465,10 +465,12 @@ def _run(fn: Callable[..., Any], inv: Invocation, kwargs: dict[str, Any]) -> Non
     except Exception as exc:  # a bug, or an error nobody translated: still no raw traceback
         if inv.options.verbose:
             inv.output.err.print(inv.output._clean(traceback.format_exc()), markup=False)
-        inv.output.error(
-            f"Unexpected {type(exc).__name__}: {exc}. Run with -v for the traceback, and "
-            "please report it."
+        advice = (
+            "please report it, with the traceback above."
+            if inv.options.verbose
+            else "Run with -v for the traceback, and please report it."
         )
+        inv.output.error(f"Unexpected {type(exc).__name__}: {exc}. {advice}")
         raise typer.Exit(EXIT_USAGE) from None
 
 
@@ -496,11 +498,17 @@ def _render_error(inv: Invocation, exc: MigratectlError) -> None:
     if inv.options.verbose and exc.__cause__ is not None:
         text = "".join(traceback.format_exception(exc.__cause__))
         inv.output.err.print(inv.output._clean(text), markup=False)
-    message = str(exc)
-    if exc.hint and not exc.message.rstrip().endswith((".", "?", "!", ":")):
+    hint = exc.hint
+    if hint and inv.options.verbose:  # the traceback is printed: no "run with -v" advice
+        hint = _RUN_WITH_V.sub("", hint).strip() or None
+    message = f"{exc.message} {hint}" if hint else exc.message
+    if hint and not exc.message.rstrip().endswith((".", "?", "!", ":")):
         # A driver's message has no full stop; the hint must not run on from it.
-        message = f"{exc.message.rstrip()}. {exc.hint}"
+        message = f"{exc.message.rstrip()}. {hint}"
     inv.output.error(message)
+
+
+_RUN_WITH_V = re.compile(r"\s*\(-v shows the traceback\)|\s*Run with -v to see the traceback\.")
 
 
 def _version(value: bool) -> None:
@@ -1168,8 +1176,8 @@ def current(
             else:
                 inv.output.result(rev + (" (head)" if rev in state.heads else ""))
     if check_heads and not state.up_to_date:
-        if not json_output:
-            inv.output.error(
+        if not json_output:  # a check's finding (exit 1), not an error
+            inv.output.info(
                 "The database is not at head (heads: " + (", ".join(state.heads) or "none") + ")."
             )
         raise typer.Exit(EXIT_CHECK_FAILED)

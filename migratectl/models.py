@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import traceback
 import types
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,9 @@ def import_module(module_name: str, *, what: str) -> Any:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            path_given = _file_path_given(module_name, what)
+            if path_given is not None:
+                raise path_given from None
             raise ConfigError(
                 f'Cannot import {what} "{module_name}": no module named "{exc.name}".',
                 hint="Check the module path and the sys_path setting "
@@ -29,10 +33,26 @@ def import_module(module_name: str, *, what: str) -> Any:
             hint=f'A module that "{module_name}" imports is missing; install it or fix the import.',
         ) from exc
     except Exception as exc:
+        path_given = _file_path_given(module_name, what) if module_name.startswith(".") else None
+        if path_given is not None:  # "./app/models.py": importlib asks for a package
+            raise path_given from None
         raise ConfigError(
             f'Importing {what} "{module_name}" raised an error: {describe_exception(exc)}',
             hint="Run with -v to see the traceback.",
         ) from exc
+
+
+def _file_path_given(module_name: str, what: str) -> ConfigError | None:
+    """``app/models.py`` instead of ``app.models``: say to use dots."""
+    if not ("/" in module_name or "\\" in module_name or module_name.endswith(".py")):
+        return None
+    dotted = re.sub(r"[/\\]+", ".", re.sub(r"\.py$", "", module_name).lstrip("./\\"))
+    return ConfigError(
+        f'Cannot import {what} "{module_name}": that is a file path, and a module is named '
+        "with dots.",
+        hint=f'Use "{dotted}" (a module path from the configuration file\'s folder, or from '
+        "sys_path).",
+    )
 
 
 def describe_exception(exc: BaseException) -> str:

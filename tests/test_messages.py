@@ -404,3 +404,62 @@ def test_init_with_another_directory_than_the_file_names_says_so(sqlite_project:
         "command."
     ) in result.stderr, result
     assert (project.path / "migratectl.toml").read_text() == before
+
+
+# ------------------------------------------------------------------ --models given as a path
+
+
+def test_models_given_as_a_file_path_gets_a_use_dots_hint(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    project.write("myapp/__init__.py", "")
+    (project.path / "models.py").rename(project.path / "myapp/models.py")
+    assert project.run("upgrade").exit_code == 0
+    for given, dotted in (
+        ("myapp/models.py", "myapp.models"),
+        ("./myapp/models.py", "myapp.models"),
+    ):
+        result = project.run_cli("check", "--models", given)
+        assert result.exit_code == 2, result
+        assert result.stderr.strip() == (
+            f'Error: Cannot import the models module "{given}": that is a file path, and a '
+            f'module is named with dots. Use "{dotted}" (a module path from the configuration '
+            "file's folder, or from sys_path)."
+        ), result
+    assert project.run("check", "--models", "myapp.models").exit_code == 0
+
+
+# ------------------------------------------------------------------ check results, -v
+
+
+def test_current_check_heads_reports_a_finding_not_an_error(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    result = project.run_cli("current", "--check-heads")
+    assert result.exit_code == 1, result
+    assert result.stderr == (
+        f"The database has no revision (base).\nThe database is not at head (heads: {REV1}).\n"
+    ), result
+    assert "Error" not in result.output
+
+
+def test_with_v_the_hint_does_not_say_run_with_v(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    assert project.run("upgrade").exit_code == 0
+    project.write("broken_models.py", 'raise ValueError("boom")\n')
+    plain = project.run_cli("check", "--models", "broken_models")
+    assert plain.exit_code == 2, plain
+    assert plain.stderr.strip().endswith("ValueError: boom. Run with -v to see the traceback.")
+    verbose = project.run_cli("-v", "check", "--models", "broken_models")
+    assert verbose.exit_code == 2, verbose
+    assert "Traceback (most recent call last)" in verbose.stderr
+    assert 'raise ValueError("boom")' in verbose.stderr
+    assert verbose.stderr.rstrip().endswith(
+        'Error: Importing the models module "broken_models" raised an error: ValueError: boom'
+    ), verbose
+    assert "-v" not in verbose.stderr.splitlines()[-1]
+    project.write("migrations/versions/r2_posts.py", "x = 1 / 0\n")
+    loaded = project.run_cli("--verbose", "history")
+    assert loaded.exit_code == 2, loaded
+    assert loaded.stderr.rstrip().endswith(
+        "Error: Cannot load migrations/versions/r2_posts.py, line 1: ZeroDivisionError: "
+        "division by zero. Fix the file and run the command again."
+    ), loaded
