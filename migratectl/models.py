@@ -32,6 +32,12 @@ def import_module(module_name: str, *, what: str) -> Any:
             f'Importing {what} "{module_name}" failed: {describe_exception(exc)}',
             hint=f'A module that "{module_name}" imports is missing; install it or fix the import.',
         ) from exc
+    except SystemExit as exc:  # sys.exit() at import time: not the exit code of this command
+        raise ConfigError(
+            f'Importing {what} "{module_name}" called sys.exit({exc.code!r}).',
+            hint="A module that migratectl imports must not exit; move that call under "
+            'if __name__ == "__main__":.',
+        ) from exc
     except Exception as exc:
         path_given = _file_path_given(module_name, what) if module_name.startswith(".") else None
         if path_given is not None:  # "./app/models.py": importlib asks for a package

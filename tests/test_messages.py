@@ -463,3 +463,20 @@ def test_with_v_the_hint_does_not_say_run_with_v(sqlite_project: Project) -> Non
         "Error: Cannot load migrations/versions/r2_posts.py, line 1: ZeroDivisionError: "
         "division by zero. Fix the file and run the command again."
     ), loaded
+
+
+def test_system_exit_while_importing_the_models_names_the_module(sqlite_project: Project) -> None:
+    project = ready(sqlite_project)
+    assert project.run("upgrade").exit_code == 0
+    project.write("exiting_models.py", "import sys\nsys.exit('bye')\n")
+    for args in (
+        ("check", "--models", "exiting_models"),
+        ("migrate", "-m", "x", "--models", "exiting_models"),
+    ):
+        result = project.run_cli(*args)
+        assert result.exit_code == 2, (args, result)
+        assert result.stderr.strip() == (
+            "Error: Importing the models module \"exiting_models\" called sys.exit('bye'). A "
+            "module that migratectl imports must not exit; move that call under "
+            'if __name__ == "__main__":.'
+        ), (args, result)
