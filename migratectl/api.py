@@ -288,6 +288,10 @@ def _set_version_locations(config: Config, settings: Settings) -> None:
     if separator is None:
         separator = os.pathsep
         config.set_main_option("path_separator", "os")
+    if not hasattr(config, "get_version_locations_list"):
+        # Alembic before 1.16 splits version_locations on version_path_separator instead.
+        chosen = config.get_main_option("path_separator") or "os"
+        config.set_main_option("version_path_separator", chosen)
     locations = [str(path) for path in version_locations(settings)]
     config.set_main_option("version_locations", _escape(separator.join(locations)))
 

@@ -87,7 +87,8 @@ def parse_url(url: str) -> Any:
 
 
 def _with_available_driver(url: Any) -> Any:
-    """``postgresql://`` means psycopg2; use psycopg 3 (our extra) when only it is installed."""
+    """``postgresql://`` means psycopg2; use psycopg 3 (our extra) when only it is installed
+    (and SQLAlchemy has a dialect for it: 1.4 has none for psycopg 3)."""
     import importlib.util
 
     backend, _, driver = url.drivername.partition("+")
@@ -95,8 +96,22 @@ def _with_available_driver(url: Any) -> Any:
         return url
     default, ours = _FALLBACK_DRIVERS[backend]
     if importlib.util.find_spec(default) is None and importlib.util.find_spec(ours) is not None:
-        return url.set(drivername=f"{backend}+{ours}")
+        if _has_dialect(f"{backend}+{ours}"):
+            return url.set(drivername=f"{backend}+{ours}")
     return url
+
+
+def _has_dialect(drivername: str) -> bool:
+    """Whether this SQLAlchemy has a dialect named ``drivername`` (the driver may be absent)."""
+    from sqlalchemy.dialects import registry
+    from sqlalchemy.exc import NoSuchModuleError
+
+    backend, _, driver = drivername.partition("+")
+    try:
+        registry.load(f"{backend}.{driver}" if driver else backend)
+    except NoSuchModuleError:
+        return False
+    return True
 
 
 def _connect_args(url: Any) -> dict[str, Any]:
@@ -141,6 +156,7 @@ def make_engine(url_text: str, *, readonly: bool = False) -> Any:
     database of the same dialect stands in for it.
     """
     from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import Connection
     from sqlalchemy.exc import NoSuchModuleError
     from sqlalchemy.pool import NullPool
 
@@ -157,11 +173,13 @@ def make_engine(url_text: str, *, readonly: bool = False) -> Any:
     except NoSuchModuleError:
         raise ConfigError(
             f"The database URL names an unknown dialect or driver: {url.drivername!r}.",
-            hint="Check the part before :// (for example postgresql+psycopg, mysql+pymysql, "
-            "sqlite).",
+            hint=_unknown_dialect_hint(url.drivername),
         ) from None
     engine: Any
     kwargs: dict[str, Any] = {"poolclass": NullPool, "connect_args": _connect_args(url)}
+    if not hasattr(Connection, "commit"):
+        # SQLAlchemy 1.4: the 2.0-style Connection (autobegin, commit()) is asked for.
+        kwargs["future"] = True
     try:
         if getattr(dialect_cls, "is_async", False):
             from sqlalchemy.ext.asyncio import create_async_engine
@@ -219,10 +237,22 @@ def _lift_pymysql_read_timeout(engine: Engine, event: Any) -> None:
             dbapi_connection._read_timeout = None
 
 
+def _unknown_dialect_hint(drivername: str) -> str:
+    if drivername == "postgresql+psycopg":
+        import sqlalchemy
+
+        return (
+            f"SQLAlchemy {sqlalchemy.__version__} has no dialect for psycopg 3 (it came with "
+            "SQLAlchemy 2.0): use a postgresql+psycopg2:// URL with psycopg2 installed "
+            "(pip install psycopg2-binary), or upgrade SQLAlchemy."
+        )
+    return "Check the part before :// (for example postgresql+psycopg, mysql+pymysql, sqlite)."
+
+
 def _driver_hint(url: Any, *, is_async: bool, module: str | None) -> str:
     """What to install for ``url``: our extra, or the driver itself and our alternative."""
     ours = _OUR_DRIVERS.get((url.get_backend_name(), bool(is_async)))
-    if ours is None:
+    if ours is None or not _has_dialect(ours[0]):
         return f"Install the {module} package."
     drivername, extra = ours
     # A URL without a driver ("postgresql://") falls back to ours when it is installed.

@@ -102,7 +102,9 @@ def _named_enums(type_: TypeEngine[Any]) -> Iterator[Enum]:
     from sqlalchemy import ARRAY, TypeDecorator
 
     if isinstance(type_, TypeDecorator):
-        yield from _named_enums(type_.impl_instance)
+        # SQLAlchemy 1.4 has no impl_instance: its ``impl`` is the instance already.
+        impl: Any = getattr(type_, "impl_instance", type_.impl)
+        yield from _named_enums(impl)
     elif isinstance(type_, ARRAY):
         yield from _named_enums(type_.item_type)
     elif _is_created_enum(type_):
@@ -158,7 +160,7 @@ def _without_creation(
 
 def _create_type(enum: Enum, dialect: Dialect) -> Any:
     from alembic.operations import ops
-    from sqlalchemy.dialects.postgresql.named_types import CreateEnumType
+    from sqlalchemy.dialects.postgresql import CreateEnumType  # 1.4 has no named_types
 
     return ops.ExecuteSQLOp(_as_text(str(CreateEnumType(enum).compile(dialect=dialect))))
 

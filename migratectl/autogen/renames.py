@@ -43,7 +43,7 @@ class RenameTable(ops.RenameTableOp):
     """``op.rename_table``, which Alembic's autogenerate has no renderer for."""
 
 
-@renderers.dispatch_for(RenameTable, replace=True)
+@renderers.dispatch_for(RenameTable)  # a class of our own: its key is never taken
 def _render_rename_table(autogen_context: AutogenContext, op: RenameTable) -> str:
     prefix = autogen_context.opts["alembic_module_prefix"]  # never batch_op.: not a batch op
     schema = f", schema={op.schema!r}" if op.schema else ""
