@@ -95,9 +95,12 @@ def _with_available_driver(url: Any) -> Any:
     if driver or backend not in _FALLBACK_DRIVERS:
         return url
     default, ours = _FALLBACK_DRIVERS[backend]
-    if importlib.util.find_spec(default) is None and importlib.util.find_spec(ours) is not None:
-        if _has_dialect(f"{backend}+{ours}"):
-            return url.set(drivername=f"{backend}+{ours}")
+    if (
+        importlib.util.find_spec(default) is None
+        and importlib.util.find_spec(ours) is not None
+        and _has_dialect(f"{backend}+{ours}")
+    ):
+        return url.set(drivername=f"{backend}+{ours}")
     return url
 
 
