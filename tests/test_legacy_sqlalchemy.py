@@ -373,3 +373,44 @@ def test_an_async_url(tmp_path: Path, backend: str) -> None:
         assert project.version() == ["a1"]
         ok(project.run("downgrade", "base"))
         assert project.version() == []
+
+
+DATA_REVISION = '''
+"""data"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "a1"
+down_revision = None
+
+
+def upgrade():
+    op.create_table(
+        "notes", sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.Text)
+    )
+    op.execute("INSERT INTO notes (id, body) VALUES (1, 'by op.execute')")
+    bind = op.get_bind()
+    insert = sa.text("INSERT INTO notes (id, body) VALUES (:id, :body)")
+    bind.execute(insert, {"id": 2, "body": "by text"})
+    count = bind.execute(sa.text("SELECT count(*) FROM notes")).scalar()
+    op.execute(f"INSERT INTO notes (id, body) VALUES (3, 'counted {count}')")
+
+
+def downgrade():
+    op.drop_table("notes")
+'''
+
+
+def test_data_statements_in_a_revision(sqlite_project: Project) -> None:
+    """op.execute with a string, and the bind's execute with text(): both work on 1.4's
+    2.0-style connection as on 2.0."""
+    project = sqlite_project
+    project.config(models=None)
+    ok(project.run("init"))
+    project.write("migrations/versions/a1_data.py", DATA_REVISION)
+    ok(project.run_cli("upgrade"))
+    assert project.query("SELECT id, body FROM notes ORDER BY id") == [
+        (1, "by op.execute"),
+        (2, "by text"),
+        (3, "counted 2"),
+    ]
