@@ -316,9 +316,12 @@ def test_version_locations_in_two_folders(sqlite_project: Project) -> None:
     project.config('[alembic]\nversion_locations = ["migrations/versions", "more/versions"]\n')
     ok(project.run("init"))
     (project.path / "more" / "versions").mkdir(parents=True)
-    ok(project.run("revision", "-m", "one", "--rev-id", "a1"))
-    ok(project.run("revision", "-m", "two", "--rev-id", "b2", "--version-path", "more/versions"))
-    assert (project.path / "more" / "versions" / "b2_two.py").is_file()
+    for rev, message, folder in (("a1", "one", "migrations"), ("b2", "two", "more")):
+        written = project.run(
+            "revision", "-m", message, "--rev-id", rev, "--version-path", f"{folder}/versions"
+        )
+        ok(written)
+        assert (project.path / folder / "versions" / f"{rev}_{message}.py").is_file()
     history = project.run_cli("history")
     ok(history)
     assert history.stdout.splitlines() == ["a1 -> b2 (head), two", "<base> -> a1, one"]
@@ -364,15 +367,16 @@ def test_an_async_url(tmp_path: Path, backend: str) -> None:
         folder = tmp_path / "project"
         folder.mkdir()
         project = Project(folder, async_url)
+        inspected = Project(folder, url)  # the same database through the sync driver
         legacy_models(project)
         project.config()
         ok(project.run("init"))
         ok(project.run_cli("migrate", "-m", "initial", "--rev-id", "a1"))
         ok(project.run_cli("upgrade"))
         ok(project.run_cli("check"))
-        assert project.version() == ["a1"]
+        assert inspected.version() == ["a1"]
         ok(project.run("downgrade", "base"))
-        assert project.version() == []
+        assert inspected.version() == []
 
 
 DATA_REVISION = '''
