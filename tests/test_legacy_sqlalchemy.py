@@ -355,10 +355,9 @@ def test_a_psycopg3_url_names_what_this_sqlalchemy_lacks(sqlite_project: Project
     assert "s3cret" not in refused.output
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])  # the async extra's drivers
 def test_an_async_url(tmp_path: Path, backend: str) -> None:
     """asyncpg and aiosqlite, with SQLAlchemy 1.4's asyncio extension too."""
-    if backend == "mariadb":
-        pytest.skip("migratectl's async extra has no MySQL driver")
     for url in fresh_database(backend, tmp_path):
         async_url = url.replace("sqlite://", "sqlite+aiosqlite://").replace(
             "postgresql+psycopg2://", "postgresql+asyncpg://"
