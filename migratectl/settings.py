@@ -428,6 +428,13 @@ ALEMBIC_OPTIONS = (
 _ALEMBIC_SEPARATORS = ("space", "newline", "os", ":", ";")
 
 
+# [alembic] options Alembic reads as booleans, and the words its asbool() accepts.
+_ALEMBIC_FLAGS = frozenset({"revision_environment", "sourceless", "recursive_version_locations"})
+_ALEMBIC_TRUTH_WORDS = frozenset(
+    {"true", "yes", "on", "y", "t", "1", "false", "no", "off", "n", "f", "0"}
+)
+
+
 def check_alembic_options(options: Mapping[str, Any], where: str) -> None:
     """Reject [alembic] values Alembic would only trip over later, deep in a command."""
     for key, value in options.items():
@@ -442,6 +449,14 @@ def check_alembic_options(options: Mapping[str, Any], where: str) -> None:
                 f'Unknown key "alembic.{key}" in {where}: Alembic reads no such option.'
                 + _closest(key, list(ALEMBIC_OPTIONS)),
                 hint="[alembic] takes " + ", ".join(ALEMBIC_OPTIONS) + ".",
+            )
+        if key in _ALEMBIC_FLAGS and not (
+            isinstance(value, bool)
+            or (isinstance(value, str) and value.strip().lower() in _ALEMBIC_TRUTH_WORDS)
+        ):
+            raise ConfigError(
+                f"alembic.{key} in {where} must be true or false, not {_describe(value)}.",
+                hint=f"For example {key} = true.",
             )
         if key == "truncate_slug_length" and not (
             (isinstance(value, int) and not isinstance(value, bool))

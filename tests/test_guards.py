@@ -370,3 +370,23 @@ def test_a_binds_models_without_tables_drop_nothing(sqlite_project: Project) -> 
     result = project.run("migrate", "-m", "oops")
     refused(result, 'The models "empty_models" define no table', "(events)", "Nothing was written")
     assert project.revision_files() == []
+
+
+@pytest.mark.parametrize("value", ['""', '"maybe"', "3"])
+def test_an_alembic_flag_that_is_not_true_or_false_is_refused(
+    sqlite_project: Project, value: str
+) -> None:
+    """Alembic would stop with "String is not true/false" deep in a command."""
+    sqlite_project.config(f"[alembic]\nrevision_environment = {value}\n")
+    result = sqlite_project.run_cli("current")
+    assert result.exit_code == 2, result
+    assert "alembic.revision_environment in" in result.stderr
+    assert "must be true or false" in result.stderr
+    assert "Unexpected" not in result.stderr
+
+
+def test_an_alembic_flag_in_alembic_words_is_accepted(sqlite_project: Project) -> None:
+    sqlite_project.config('[alembic]\nrevision_environment = "yes"\n')
+    assert sqlite_project.run("init").exit_code == 0
+    result = sqlite_project.run("current")
+    assert result.exit_code == 0, result
