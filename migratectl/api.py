@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from migratectl.adopt import AdoptResult
     from migratectl.autogen.renames import ConfirmRename
     from migratectl.lint import LintResult
-    from migratectl.verify import VerifyResult
+    from migratectl.verify import VerifyCheck, VerifyResult
 
 
 # --------------------------------------------------------------------------- results
@@ -1206,12 +1206,15 @@ def verify(
     *,
     scratch_url: str | None = None,
     output: Output | None = None,
+    on_check: Callable[[VerifyCheck], None] | None = None,
 ) -> VerifyResult:
     """Prove the history on a scratch database: single_head, upgrade, models_match, stairway,
-    downgrade_to_base."""
+    downgrade_to_base (``on_check`` hears of each check as soon as it is known)."""
     from migratectl.verify import verify as verify_history
 
-    return verify_history(_settings(settings), scratch_url=scratch_url, output=output)
+    return verify_history(
+        _settings(settings), scratch_url=scratch_url, output=output, on_check=on_check
+    )
 
 
 @in_project

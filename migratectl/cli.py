@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from migratectl.api import RevisionInfo, VersioningResult
     from migratectl.autogen.renames import Candidate
     from migratectl.settings import Settings
+    from migratectl.verify import VerifyCheck
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -453,9 +454,12 @@ def _run(fn: Callable[..., Any], inv: Invocation, kwargs: dict[str, Any]) -> Non
     except KeyboardInterrupt as exc:  # SIGTERM too, outside a revision
         what = "Terminated (SIGTERM)" if isinstance(exc, SigtermReceived) else "Interrupted"
         if fn.__name__ in ("upgrade", "downgrade", "stamp"):
+            # An interrupt inside a revision comes as Interrupted, saying what it left; this
+            # one came while none ran (connecting, waiting for the lock, loading the files).
             inv.output.error(
-                f"{what}. The revision that was running was rolled back where the "
-                "database allows it; the lock is released."
+                f"{what} while no revision was running: nothing was left half done, and the "
+                "lock, if it was taken, is released. `migratectl current` shows where the "
+                "database is."
             )
         else:  # nothing ran that a rollback or a lock would concern
             inv.output.error(f"{what}.")
@@ -1426,13 +1430,18 @@ def verify(
     """
     from migratectl import api
 
-    result = api.verify(inv.settings(), scratch_url=scratch_url, output=inv.output)
+    def report(check: VerifyCheck) -> None:  # each line as soon as its check is known
+        word = "skip" if check.skipped else "ok" if check.ok else "FAIL"
+        inv.output.result(f"{word} {check.name}: {check.detail}")
+
+    result = api.verify(
+        inv.settings(),
+        scratch_url=scratch_url,
+        output=inv.output,
+        on_check=None if json_output else report,
+    )
     if json_output:
         inv.output.json(result.as_json())
-    else:
-        for check in result.checks:
-            word = "skip" if check.skipped else "ok" if check.ok else "FAIL"
-            inv.output.result(f"{word} {check.name}: {check.detail}")
     if not result.ok:
         raise typer.Exit(EXIT_CHECK_FAILED)
 

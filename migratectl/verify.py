@@ -58,9 +58,14 @@ class VerifyResult:
 
 
 def verify(
-    settings: Settings, *, scratch_url: str | None = None, output: Output | None = None
+    settings: Settings,
+    *,
+    scratch_url: str | None = None,
+    output: Output | None = None,
+    on_check: Callable[[VerifyCheck], None] | None = None,
 ) -> VerifyResult:
-    """Run the checks on a scratch database and report each one."""
+    """Run the checks on a scratch database and report each one (``on_check`` is called
+    with each check as soon as it is known, skipped ones too)."""
     output = output or Output()
     api.require_repository(settings)
     settings.require_database_url()
@@ -71,18 +76,30 @@ def verify(
         heads = list(script.get_heads())
         revisions = [rev for rev in reversed(list(script.walk_revisions())) if rev is not None]
 
-    checks = [_single_head(heads)]
-    if not checks[0].ok:
-        return VerifyResult(checks + _skipped(CHECK_NAMES[1:], "needs a single head"))
+    checks: list[VerifyCheck] = []
+
+    def record(*found: VerifyCheck) -> bool:
+        """Keep and report ``found``; whether the last one passed."""
+        for check in found:
+            checks.append(check)
+            if on_check is not None:
+                on_check(check)
+        return checks[-1].ok
+
+    single_head = _single_head(heads)
+    if not single_head.ok:
+        record(single_head, *_skipped(CHECK_NAMES[1:], "needs a single head"))
+        return VerifyResult(checks)
 
     with scratch_database(settings, scratch_url=scratch_url, output=output) as url:
+        record(single_head)  # once the scratch database is accepted: a refusal prints nothing
         history = _History(replace(settings, database_url=url), revisions, output)
-        checks.append(history.upgrade())
-        if not checks[-1].ok:
-            return VerifyResult(checks + _skipped(CHECK_NAMES[2:], "the upgrade failed"))
-        checks.append(history.models_match())
-        checks.append(history.stairway())
-        checks.append(history.downgrade_to_base())
+        if not record(history.upgrade()):
+            record(*_skipped(CHECK_NAMES[2:], "the upgrade failed"))
+            return VerifyResult(checks)
+        record(history.models_match())
+        record(history.stairway())
+        record(history.downgrade_to_base())
     return VerifyResult(checks)
 
 

@@ -309,3 +309,32 @@ def test_a_waiting_process_proceeds_once_the_lock_is_released(
     assert WAITING not in rest  # announced once, not once per poll
     assert project.version() == [REV3]
     assert project.query("SELECT name FROM settings") == [("seeded",)]
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_interrupted_while_waiting_for_the_lock_claims_no_rollback(
+    locked_project: Project, backend: str, signame: str
+) -> None:
+    """No revision ran: the message must not speak of one rolled back."""
+    import signal
+
+    project = locked_project
+    with hold_migration_lock(backend, project.database_url):
+        proc = subprocess.Popen(
+            [migratectl_command(), "upgrade", "--lock-timeout", "60"],
+            cwd=project.path,
+            env=cli_env(project),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        waiting = proc.stderr.readline()  # the waiting line comes once the wait begins
+        assert WAITING in waiting, waiting
+        proc.send_signal(getattr(signal, signame))
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == (130 if signame == "SIGINT" else 143), err
+    assert "while no revision was running" in err
+    assert "rolled back" not in err
+    assert "Traceback" not in err
+    assert project.version() == []

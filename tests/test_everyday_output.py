@@ -321,3 +321,38 @@ def test_install_completion_for_the_shell_named(sqlite_project: Project, tmp_pat
     fish = sqlite_project.run_cli("--show-completion", "fish", env={"HOME": str(home)})
     assert fish.exit_code == 0, fish
     assert fish.stdout.startswith("complete --command migratectl")
+
+
+def test_verify_prints_each_check_as_soon_as_it_is_known(sqlite_project: Project) -> None:
+    project = sqlite_project
+    with_one_revision(project)
+    [path] = project.revision_files()
+    gate = project.path / "go"
+    path.write_text(
+        path.read_text().replace(
+            "def upgrade() -> None:\n",
+            "def upgrade() -> None:\n"
+            "    import pathlib, time\n"
+            f"    for _ in range(600):\n        if pathlib.Path({str(gate)!r}).exists():\n"
+            "            break\n        time.sleep(0.1)\n",
+            1,
+        )
+    )
+    proc = subprocess.Popen(
+        [migratectl_command(), "verify"],
+        cwd=project.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("ok single_head: one head"), first
+        assert proc.poll() is None  # still upgrading the scratch database, held at the gate
+    finally:
+        gate.touch()
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, (rest, err)
+    assert rest.splitlines()[0].startswith("ok upgrade:")
