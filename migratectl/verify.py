@@ -16,7 +16,8 @@ A check that cannot run because an earlier one failed is reported as skipped (no
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -204,6 +205,7 @@ class _History:
         self.applied = 0  # revisions[:applied] are in the scratch database
         self.output = Output(quiet=True, verbose=output.verbose)
         self.output.secrets = output.secrets
+        self.shown = output  # the user's: a bar over the steps on a terminal
         self.version_table = settings.configure.get("version_table", "alembic_version")
         # before[i]: the schema before revisions[i] is applied; after[i]: with it applied.
         self.before: list[Snapshot] = []
@@ -230,15 +232,26 @@ class _History:
         api.downgrade(self.settings, target, no_lock=True, output=self.output)
         self.applied = index
 
+    @contextmanager
+    def steps(self, description: str) -> Iterator[Callable[[], None]]:
+        """A progress bar over the revisions on a terminal (nothing elsewhere)."""
+        if len(self.revisions) < 2 or not self.shown.shows_progress():
+            yield lambda: None
+            return
+        with self.shown.progress(len(self.revisions), description) as advance:
+            yield advance
+
     def upgrade(self) -> VerifyCheck:
-        for index, rev in enumerate(self.revisions):
-            self.before.append(self.snapshot())
-            failure = _attempt(self.apply, index)
-            if failure:
-                return VerifyCheck("upgrade", False, f"{_name(rev)}: upgrade raised {failure}")
-            if index == 0:
-                self._require_scratch_at(rev.revision)
-            self.after.append(self.snapshot())
+        with self.steps("verify: upgrade") as advance:
+            for index, rev in enumerate(self.revisions):
+                self.before.append(self.snapshot())
+                failure = _attempt(self.apply, index)
+                if failure:
+                    return VerifyCheck("upgrade", False, f"{_name(rev)}: upgrade raised {failure}")
+                if index == 0:
+                    self._require_scratch_at(rev.revision)
+                self.after.append(self.snapshot())
+                advance()
         return VerifyCheck(
             "upgrade", True, f"{len(self.revisions)} revision(s) applied one at a time"
         )
@@ -272,10 +285,13 @@ class _History:
         return VerifyCheck("models_match", True, "the schema at head matches the models")
 
     def stairway(self) -> VerifyCheck:
-        for index in reversed(range(len(self.revisions))):
-            problem = self._stair(index)
-            if problem:
-                return VerifyCheck("stairway", False, f"{_name(self.revisions[index])}: {problem}")
+        with self.steps("verify: stairway") as advance:
+            for index in reversed(range(len(self.revisions))):
+                problem = self._stair(index)
+                if problem:
+                    name = _name(self.revisions[index])
+                    return VerifyCheck("stairway", False, f"{name}: {problem}")
+                advance()
         return VerifyCheck(
             "stairway", True, f"{len(self.revisions)} revision(s) downgraded and upgraded again"
         )

@@ -129,3 +129,13 @@ def test_terminal_shows_no_bar_with_quiet_or_for_a_single_revision(
     assert "Upgrade r2 -> r3, step 3" in single
     assert "Upgrading" not in single, single
     assert sqlite_project.version() == ["r3"]
+
+
+def test_verify_shows_a_bar_over_the_revisions_on_a_terminal(sqlite_project: Project) -> None:
+    write_chain(sqlite_project)
+
+    code, shown = run_on_terminal(sqlite_project, "verify")
+
+    assert code == 1, shown  # models_match fails: the project configures empty models
+    assert "verify: upgrade" in shown and f"/{STEPS}" in shown, shown
+    assert "verify: stairway" in shown, shown
