@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Project, migratectl_command
+from test_examples import PARITY_COMMANDS
 
 from migratectl.output import mask_url
 
@@ -21,27 +22,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(sa.String(50))
 """
 
-COMMANDS = [
-    "init",
-    "list-templates",
-    "revision",
-    "migrate",
-    "check",
-    "edit",
-    "merge",
-    "upgrade",
-    "downgrade",
-    "stamp",
-    "current",
-    "history",
-    "show",
-    "heads",
-    "branches",
-    "status",
-    "adopt",
-    "verify",
-    "lint",
-]
+COMMANDS = [*PARITY_COMMANDS, "status", "adopt", "verify", "lint"]
 
 
 def with_one_revision(project: Project) -> str:
