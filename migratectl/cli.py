@@ -1354,7 +1354,7 @@ def _print_status(
     pending: list[RevisionInfo],
 ) -> None:
     inv.output.result(f"{label}: {database}")
-    inv.output.result("Current:  " + (", ".join(current) or "base (no revision)"))
+    inv.output.result("Current:  " + _revisions_text(current))
     inv.output.result("Heads:    " + (", ".join(heads) or "none"))
     if pending:
         inv.output.result(f"Pending:  {len(pending)} revision(s)")

@@ -1014,10 +1014,7 @@ def _describe_failure(
     migration_context = context.get_context()
     if not context.is_offline_mode():
         try:
-            heads = migration_context.get_current_heads()
-            details.append(
-                "The database is at " + (", ".join(heads) if heads else "base (no revision)") + "."
-            )
+            details.append(_database_is_at(list(migration_context.get_current_heads())))
         except Exception:
             if log is not None:
                 details.append(_database_is_at(log.heads))
