@@ -1,0 +1,1 @@
+"""``migratectl lint``: the rules, the analysis of revision files, and the report formats."""
