@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -40,6 +41,14 @@ def _secret_pattern(secret: str) -> re.Pattern[str]:
     left = r"(?<![A-Za-z0-9])" if secret[0].isalnum() else ""
     right = r"(?![A-Za-z0-9])" if secret[-1].isalnum() else ""
     return re.compile(left + re.escape(secret) + right)
+
+
+def display_path(path: Path | str) -> str:
+    """A path as messages show it: relative to the current directory where it can be."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
 
 
 def is_terminal(stream: TextIO) -> bool:

@@ -301,9 +301,9 @@ SILENT_URLS = [
 def test_silent_server_times_out(
     sqlite_project: Project, silent_server: int, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from migratectl import runtime
+    from migratectl.database import engines
 
-    monkeypatch.setattr(runtime, "CONNECT_TIMEOUT", 2)
+    monkeypatch.setattr(engines, "CONNECT_TIMEOUT", 2)
     project = ready(sqlite_project)
     started = time.monotonic()
     result = project.run("--database-url", url.format(port=silent_server), "upgrade")
@@ -330,9 +330,9 @@ def test_statements_may_outlast_the_connect_timeout(
     project: Project, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The handshake's time limit is lifted once connected: a long migration is not cut off."""
-    from migratectl import runtime
+    from migratectl.database import engines
 
-    monkeypatch.setattr(runtime, "CONNECT_TIMEOUT", 1)
+    monkeypatch.setattr(engines, "CONNECT_TIMEOUT", 1)
     ready(project, models=None)
     project.write(
         "migrations/versions/r2_slow.py",

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from migratectl.locking import lock_key, mysql_lock_name
+from migratectl.database.locking import lock_key, mysql_lock_name
 
 PROCESSES = 8
 TRIALS = 10

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import Project, Result
 
-from migratectl import api
+from migratectl.repository.config import build_config
 from migratectl.settings import load_settings
 
 USERS_MODEL = """
@@ -727,7 +727,7 @@ def test_nested_alembic_table_is_a_section(sqlite_project: Project, quoted: bool
         models=None,
     )
     settings = load_settings(cwd=p.path, environ={})
-    section = api.build_config(settings).get_section("post_write_hooks")
+    section = build_config(settings).get_section("post_write_hooks")
     assert section is not None
     section.pop("here", None)  # ConfigParser's default, present in every section
     assert section == {
@@ -750,6 +750,6 @@ def test_alembic_options_keep_percent_signs(sqlite_project: Project) -> None:
         '[alembic.post_write_hooks]\nhooks = "fmt"\n"fmt.options" = "--ratio 50%"\n'
     )
     settings = load_settings(cwd=p.path, environ={})
-    config = api.build_config(settings)
+    config = build_config(settings)
     assert config.get_main_option("timezone") == "100%"
     assert config.get_section_option("post_write_hooks", "fmt.options") == "--ratio 50%"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import Project, Result
 
-from migratectl.settings import read_config_file
+from migratectl.settings.sources import read_config_file
 
 USERS = """
 class User(Base):

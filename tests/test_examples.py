@@ -9,7 +9,9 @@ from pathlib import Path
 from conftest import Project
 from sqlalchemy import inspect
 
-from migratectl.settings import TOP_LEVEL_KEYS, load_settings, read_config_file
+from migratectl.settings import load_settings
+from migratectl.settings.sources import read_config_file
+from migratectl.settings.validation import TOP_LEVEL_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "migratectl.toml.example"

@@ -359,7 +359,7 @@ def test_sys_exit_in_a_revision_fails_the_python_api_too(sqlite_project: Project
     import os
     import signal
 
-    from migratectl import api
+    import migratectl
     from migratectl.errors import MigrationFailed
     from migratectl.settings import load_settings
 
@@ -379,7 +379,7 @@ def test_sys_exit_in_a_revision_fails_the_python_api_too(sqlite_project: Project
 
     os.chdir(project.path)
     with pytest.raises(MigrationFailed, match=f"Revision {REV2} .* SystemExit: 0"):
-        api.upgrade(load_settings(database_url=project.database_url))
+        migratectl.upgrade(load_settings(database_url=project.database_url))
     assert project.version() == [REV1]
     # In-process use leaves the host program's SIGTERM handling alone.
     assert signal.getsignal(signal.SIGTERM) is handler

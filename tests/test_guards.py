@@ -147,7 +147,7 @@ def test_misspelt_alembic_key_is_refused(sqlite_project: Project) -> None:
 
 
 def test_every_configure_key_migratectl_knows_is_an_alembic_argument() -> None:
-    from migratectl.settings import CONFIGURE_TYPES, configure_parameters
+    from migratectl.settings.validation import CONFIGURE_TYPES, configure_parameters
 
     assert set(CONFIGURE_TYPES) <= configure_parameters()
     assert {"version_table", "compare_server_default", "include_schemas"} <= (

@@ -233,7 +233,7 @@ def test_bind_without_url_is_a_configuration_error(tmp_path: Path) -> None:
 def test_lock_covers_every_database(tmp_path: Path) -> None:
     """While another process holds the lock of a bind, upgrade waits and times out (exit 5)."""
     require_server("postgresql")
-    from migratectl.locking import lock_key
+    from migratectl.database.locking import lock_key
 
     with databases({"": "sqlite", "reports": "postgresql"}, tmp_path) as urls:
         project = MultiProject(tmp_path, urls)

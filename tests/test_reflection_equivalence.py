@@ -1,6 +1,7 @@
-"""Bulk reflection (migratectl.reflection) changes how many queries autogenerate costs, never
-what it finds: on every backend and across varied schema differences, the operations rendered
-with it and without it (MIGRATECTL_BULK_REFLECTION=0, Alembic on its own) are identical.
+"""Bulk reflection (migratectl.database.reflection) changes how many queries autogenerate
+costs, never what it finds: on every backend and across varied schema differences, the
+operations rendered with it and without it (MIGRATECTL_BULK_REFLECTION=0, Alembic on its own)
+are identical.
 
 On PostgreSQL the number of queries a comparison costs does not grow with the number of tables.
 """
@@ -17,7 +18,9 @@ from conftest import Project, fresh_database
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from migratectl import api, reflection
+from migratectl.commands.check import _read_ahead
+from migratectl.database import reflection
+from migratectl.repository.comparison import compare
 from migratectl.settings import load_settings
 
 Setup = Callable[[sa.engine.Connection, str], None]
@@ -27,7 +30,7 @@ def compared(project: Project, monkeypatch: pytest.MonkeyPatch, *, bulk: bool) -
     """Autogenerate's upgrade and downgrade operations, rendered as a revision would hold them."""
     monkeypatch.setenv(reflection.SWITCH, "1" if bulk else "0")
     settings = load_settings(config=str(project.path / "migratectl.toml"))
-    return rendered(api.compare(settings))
+    return rendered(compare(settings))
 
 
 def rendered(operations: list[Any]) -> str:
@@ -456,9 +459,9 @@ def compared_after_prefetch(
     engine = project.engine()
     try:
         with engine.connect() as connection:
-            api._read_ahead(settings, connection)
+            _read_ahead(settings, connection)
             prefetched = connection.info.get(reflection.PREFETCHED)
-            text = rendered(api.compare(settings, connection=connection))
+            text = rendered(compare(settings, connection=connection))
             assert reflection.PREFETCHED not in connection.info
     finally:
         engine.dispose()

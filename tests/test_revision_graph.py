@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_imports import imported_modules, tops
 
-from migratectl import revision_graph
-from migratectl.api import build_config
-from migratectl.revision_graph import read_heads
+from migratectl.repository import revision_graph
+from migratectl.repository.config import build_config
+from migratectl.repository.revision_graph import read_heads
 from migratectl.settings import load_settings
 
 GENERATED = '''\

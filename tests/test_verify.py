@@ -18,7 +18,7 @@ from conftest import Project, Result, _admin_engine, fresh_database
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from migratectl.scratch import scratch_database
+from migratectl.database.scratch import scratch_database
 from migratectl.settings import load_settings
 
 USERS = """

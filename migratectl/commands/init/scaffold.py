@@ -10,22 +10,29 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from migratectl.conversion import Conversion, find_alembic_files, read_alembic_config, read_env_py
+from migratectl.commands.init.conversion import (
+    Conversion,
+    find_alembic_files,
+    read_alembic_config,
+)
+from migratectl.commands.init.old_env import read_env_py
 from migratectl.errors import UsageError
-from migratectl.output import Output
+from migratectl.output import Output, display_path
 from migratectl.settings import (
-    CONFIG_FILENAME,
     DEFAULT_DIRECTORY,
     ENV_DATABASE_URL,
     ENV_DATABASE_URL_FALLBACK,
     ENV_MODELS,
-    PYPROJECT_FILENAME,
     Settings,
+)
+from migratectl.settings.sources import (
+    CONFIG_FILENAME,
+    PYPROJECT_FILENAME,
     read_config_file,
     resolve_sqlite_path,
 )
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"  # migratectl/templates
 DEFAULT_TEMPLATE = "migratectl"
 MULTIDB_TEMPLATE = "migratectl-multidb"
 TEMPLATE_FILES = ("env.py", "script.py.mako", "README")
@@ -84,7 +91,7 @@ def create_repository(
     directory = settings.directory
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise UsageError(
-            f"{_display(directory)} already exists and is not empty.",
+            f"{display_path(directory)} already exists and is not empty.",
             hint="Choose another --directory, or use `init --convert` for an existing "
             "Alembic or Flask-Migrate repository.",
         )
@@ -109,7 +116,7 @@ def create_repository(
     except OSError as exc:
         # Leave nothing half-written behind.
         shutil.rmtree(directory, ignore_errors=True)
-        raise UsageError(f"Cannot create {_display(directory)}: {exc.strerror}.") from None
+        raise UsageError(f"Cannot create {display_path(directory)}: {exc.strerror}.") from None
     return created
 
 
@@ -143,16 +150,16 @@ def convert_repository(
     env_py = directory / "env.py"
     if not env_py.is_file():
         raise UsageError(
-            f"{_display(directory)} is not an Alembic repository (it has no env.py).",
+            f"{display_path(directory)} is not an Alembic repository (it has no env.py).",
             hint="Point --directory at the folder that holds env.py and versions/.",
         )
     original = env_py.read_text(errors="replace")
     if "migratectl" in original:
-        raise UsageError(f"{_display(directory)} is already a migratectl repository.")
+        raise UsageError(f"{display_path(directory)} is already a migratectl repository.")
     backup = directory / "env.py.orig"
     if backup.exists():
         raise UsageError(
-            f"{_display(backup)} already exists; converting again would overwrite it.",
+            f"{display_path(backup)} already exists; converting again would overwrite it.",
             hint="Move it away first.",
         )
     search = [cwd, base, *(base / p for p in conversion.table.get("sys_path", []))]
@@ -195,12 +202,14 @@ def _converted_directory(settings: Settings, conversion: Conversion) -> Settings
         origin = conversion.origins["directory"]
         conversion.drop("directory")
         conversion.cannot(
-            f"{origin}: {given} names {_display(settings.directory)}, which is converted instead."
+            f"{origin}: {given} names {display_path(settings.directory)}, which is converted "
+            "instead."
         )
         return settings
     if not named.is_dir():
         raise UsageError(
-            f"{conversion.origins['directory']} names {_display(named)}, which is not a folder.",
+            f"{conversion.origins['directory']} names {display_path(named)}, which is not "
+            "a folder.",
             hint="Fix script_location, or pass --directory with the repository's folder.",
         )
     return dataclasses.replace(settings, directory=named)
@@ -211,13 +220,13 @@ def _report(
 ) -> None:
     """Say what was carried over (key by key), what was not, and what the user must do."""
     if conversion.read:
-        output.info("Read " + ", ".join(_display(p) for p in conversion.read) + ".")
+        output.info("Read " + ", ".join(display_path(p) for p in conversion.read) + ".")
     if config_path is not None and conversion.origins:
-        output.info(f"Carried over to {_display(config_path)}:")
+        output.info(f"Carried over to {display_path(config_path)}:")
         for key, value, origin in conversion.carried():
             output.info(f"  {_toml_line(key, value)}    # {origin}")
     elif conversion.origins and settings.config_file is not None:
-        config = _display(settings.config_file)
+        config = display_path(settings.config_file)
         lacking = _lacking(conversion, settings.config_file)
         if lacking.origins:
             pyproject = settings.config_file.name == PYPROJECT_FILENAME
@@ -400,13 +409,6 @@ def _write_config_file(
     path.write_text("\n".join(lines) + "\n")
 
 
-def _display(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
-
-
 def record_directory(settings: Settings) -> tuple[bool, str] | None:
     """After ``init -d DIR`` in a project whose configuration file already exists: write
     ``directory = "DIR"`` into it, so that the other commands find the new repository.
@@ -414,7 +416,7 @@ def record_directory(settings: Settings) -> tuple[bool, str] | None:
     Returns (written, what to tell the user), or None when the file already names DIR. A
     file that names another directory itself, or has a shape not edited safely here, is left
     as it is and the message says what to change."""
-    from migratectl.settings import PYPROJECT_FILENAME, read_config_file, tomllib
+    from migratectl.settings.sources import PYPROJECT_FILENAME, read_config_file, tomllib
 
     path = settings.config_file
     if path is None or not path.is_file() or settings.sources.get("directory") != "--directory":
@@ -427,9 +429,9 @@ def record_directory(settings: Settings) -> tuple[bool, str] | None:
     line = f"directory = {_toml_string(relative)}"
     by_hand = (
         False,
-        f"{_display(path)} names the repository {table.get('directory', DEFAULT_DIRECTORY)!r}, "
+        f"{display_path(path)} names the repository {table.get('directory', DEFAULT_DIRECTORY)!r}, "
         f"so the other commands will not find {relative!r}: set {line} there, or pass "
-        f"-d {_display(settings.directory)} to every command.",
+        f"-d {display_path(settings.directory)} to every command.",
     )
     if "directory" in table:
         return by_hand
@@ -457,4 +459,4 @@ def record_directory(settings: Settings) -> tuple[bool, str] | None:
     if edited.get("directory") != relative:
         return by_hand
     path.write_text(text)
-    return True, f"Recorded {line} in {_display(path)}, so the other commands find it."
+    return True, f"Recorded {line} in {display_path(path)}, so the other commands find it."

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from migratectl.database.import_guard import guarded
 from migratectl.errors import MigrationFailed
-from migratectl.import_guard import guarded
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

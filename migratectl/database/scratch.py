@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migratectl import runtime
+from migratectl.database.engines import is_memory_sqlite, parse_url, run_with_connection
 from migratectl.errors import UsageError
 from migratectl.output import Output, mask_url
-from migratectl.settings import Settings, resolve_sqlite_path
+from migratectl.settings import Settings
+from migratectl.settings.sources import resolve_sqlite_path
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -39,7 +40,7 @@ def scratch_database(
     if scratch_url:
         yield _explicit_scratch(configured, scratch_url, settings, output)
         return
-    url = runtime.parse_url(configured)
+    url = parse_url(configured)
     if url.get_backend_name() == "sqlite":
         with tempfile.TemporaryDirectory(prefix="migratectl-scratch-") as folder:
             scratch = url.set(database=str(Path(folder) / "scratch.db"), query={})
@@ -62,22 +63,22 @@ def require_single_database(settings: Settings) -> None:
 
 def _explicit_scratch(configured: str, scratch_url: str, settings: Settings, output: Output) -> str:
     url = resolve_sqlite_path(scratch_url, Path.cwd())
-    output.add_secret(runtime.parse_url(url).password)
+    output.add_secret(parse_url(url).password)
     if same_database(url, configured):
         raise UsageError(
             f"The scratch database {mask_url(url)} is the configured database.",
             hint="--scratch-url must name another, empty database: the scratch database's "
             "tables are created and dropped.",
         )
-    scratch_backend = _family(runtime.parse_url(url).get_backend_name())
-    configured_backend = _family(runtime.parse_url(configured).get_backend_name())
+    scratch_backend = _family(parse_url(url).get_backend_name())
+    configured_backend = _family(parse_url(configured).get_backend_name())
     if scratch_backend != configured_backend:
         output.warn(
             f"The scratch database is {scratch_backend}, the configured database "
             f"{configured_backend}: what is proved there may not hold for the real one."
         )
     version_table = settings.configure.get("version_table", "alembic_version")
-    found = runtime.run_with_connection(
+    found = run_with_connection(
         url, lambda connection: user_objects(connection, version_table), readonly=True
     )
     if found:
@@ -120,7 +121,7 @@ def _server_scratch(configured: str, output: Output) -> Iterator[str]:
     """CREATE DATABASE on the configured database's server; DROP it when the block ends."""
     from sqlalchemy.exc import DBAPIError
 
-    url = runtime.parse_url(configured)
+    url = parse_url(configured)
     name = f"migratectl_scratch_{uuid.uuid4().hex[:12]}"
 
     def create(connection: Connection) -> None:
@@ -137,7 +138,7 @@ def _server_scratch(configured: str, output: Output) -> Iterator[str]:
             ) from None
 
     admin = _admin_url(configured)
-    runtime.run_with_connection(admin, create, readonly=False)
+    run_with_connection(admin, create, readonly=False)
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
@@ -152,16 +153,16 @@ def _admin_url(configured: str) -> str:
     """
     from migratectl.errors import DatabaseError
 
-    url = runtime.parse_url(configured)
+    url = parse_url(configured)
     if _family(url.get_backend_name()) == "mysql":
         return url.set(database=None).render_as_string(hide_password=False)
     try:
-        runtime.run_with_connection(configured, lambda connection: None, readonly=True)
+        run_with_connection(configured, lambda connection: None, readonly=True)
         return configured
     except DatabaseError:
         fallback = url.set(database="postgres").render_as_string(hide_password=False)
         try:
-            runtime.run_with_connection(fallback, lambda connection: None, readonly=True)
+            run_with_connection(fallback, lambda connection: None, readonly=True)
         except DatabaseError:
             pass
         else:
@@ -180,19 +181,19 @@ def _drop(admin: str, name: str, output: Output) -> None:
         )
 
     try:
-        runtime.run_with_connection(admin, drop, readonly=False)
+        run_with_connection(admin, drop, readonly=False)
     except Exception as exc:  # the command's own outcome matters more; say what is left
         output.warn(f"Could not drop the scratch database {name}: {exc}. Drop it by hand.")
 
 
 def same_database(first: str, second: str) -> bool:
     """Whether two URLs name the same database (same server and name, or same SQLite file)."""
-    a, b = runtime.parse_url(first), runtime.parse_url(second)
+    a, b = parse_url(first), parse_url(second)
     family = _family(a.get_backend_name())
     if family != _family(b.get_backend_name()):
         return False
     if family == "sqlite":
-        if runtime._is_memory_sqlite(a) or runtime._is_memory_sqlite(b):
+        if is_memory_sqlite(a) or is_memory_sqlite(b):
             return False  # every in-memory database is private to its connection
         return os.path.realpath(a.database) == os.path.realpath(b.database)
     return _server_key(a, family) == _server_key(b, family)

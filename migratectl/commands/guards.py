@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from migratectl.errors import ConfigError, UsageError
+from migratectl.repository.comparison import model_tables, model_tables_in_database
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
@@ -113,29 +114,6 @@ def check_autogenerate(context: Any, directives: list[Any], settings: Settings) 
                 hint="Run `migratectl adopt`: it writes the initial revision from the models "
                 "and stamps this database at it.",
             )
-
-
-def model_tables(metadata: Any) -> list[Any]:
-    """The Table objects of a MetaData, or of a list of them (None: none)."""
-    if metadata is None:
-        return []
-    collection = metadata if isinstance(metadata, (list, tuple)) else [metadata]
-    return [table for item in collection for table in item.tables.values()]
-
-
-def model_tables_in_database(context: Any) -> list[str]:
-    """The models' tables (of this database) that the database already holds."""
-    from sqlalchemy import inspect
-
-    inspector = inspect(context.connection)
-    by_schema: dict[str | None, list[str]] = {}
-    for table in model_tables(context.opts.get("target_metadata")):
-        by_schema.setdefault(table.schema, []).append(table.name)
-    present: list[str] = []
-    for schema, names in by_schema.items():
-        existing = set(inspector.get_table_names(schema=schema))
-        present.extend(f"{schema}.{name}" if schema else name for name in names if name in existing)
-    return sorted(present)
 
 
 def _some(names: Sequence[str], shown: int = 5) -> str:

@@ -26,9 +26,10 @@ _NOT_PRINTED = frozenset(
 
 def run_offline_on_scratch(context: Any, options: dict[str, Any]) -> None:
     """The offline branch of env.py for SQLite: print the SQL of the requested range."""
-    from migratectl.runtime import _environment, make_engine
+    from migratectl.database.engines import make_engine
+    from migratectl.runtime.context import environment_of
 
-    environment = _environment(context)
+    environment = environment_of(context)
     context_opts = environment.context_opts
     migrations_fn = context_opts["fn"]
     start = context_opts.get("starting_rev")

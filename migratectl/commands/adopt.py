@@ -15,10 +15,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from migratectl import api, runtime
+from migratectl.commands.inspection import show
+from migratectl.commands.revisions import migrate
+from migratectl.commands.versioning import stamp
+from migratectl.database.engines import run_with_connection
+from migratectl.database.scratch import require_single_database, scratch_database, user_objects
 from migratectl.errors import UsageError
 from migratectl.output import Output, mask_url
-from migratectl.scratch import require_single_database, scratch_database, user_objects
+from migratectl.repository.comparison import schema_differences
+from migratectl.repository.config import (
+    build_config,
+    in_project,
+    require_repository,
+    resolve_settings,
+    script_directory,
+)
+from migratectl.repository.state import read_database_heads
+from migratectl.repository.translation import translate_errors
 from migratectl.settings import Settings
 
 
@@ -35,7 +48,7 @@ class AdoptResult:
         return self.revision is not None
 
 
-def adopt(
+def adopt_database(
     settings: Settings,
     *,
     message: str = "initial",
@@ -44,20 +57,20 @@ def adopt(
 ) -> AdoptResult:
     """Write the initial revision and stamp the database, only if it matches the models."""
     output = output or Output()
-    api.require_repository(settings)
+    require_repository(settings)
     url = settings.require_database_url()
     require_single_database(settings)
     settings.require_models()
     database = mask_url(url)
 
-    with api.translate_errors(settings):
-        stamped = api.read_database_heads(settings)
+    with translate_errors(settings):
+        stamped = read_database_heads(settings)
         if stamped:
             raise UsageError(
                 f"The database is already under migrations (at {', '.join(stamped)}).",
                 hint="Use `migratectl upgrade` to bring it to head.",
             )
-        heads = list(api.script_directory(api.build_config(settings, output)).get_heads())
+        heads = list(script_directory(build_config(settings, output)).get_heads())
     if heads:
         raise UsageError(
             f"The repository already has revisions (head: {', '.join(heads)}), and adopt "
@@ -66,10 +79,10 @@ def adopt(
             "otherwise adopt into an empty repository.",
         )
 
-    differences = api.schema_differences(settings, output)
+    differences = schema_differences(settings, output)
     if differences:
         version_table = settings.configure.get("version_table", "alembic_version")
-        found = runtime.run_with_connection(
+        found = run_with_connection(
             url, lambda connection: user_objects(connection, version_table), readonly=True
         )
         return AdoptResult(database, differences=differences, empty=not found)
@@ -77,17 +90,32 @@ def adopt(
     with scratch_database(settings, scratch_url=scratch_url, output=output) as scratch:
         quiet = Output(quiet=True, verbose=output.verbose)
         quiet.secrets = output.secrets
-        paths = api.migrate(replace(settings, database_url=scratch), message=message, output=quiet)
+        paths = migrate(replace(settings, database_url=scratch), message=message, output=quiet)
     if not paths:
         raise UsageError(
             "The models hold no tables, so there is nothing to adopt.",
             hint="Check the models setting.",
         )
     try:
-        revision = api.show(settings, "head")[0].revision
-        api.stamp(settings, [revision], output=output)
+        revision = show(settings, "head")[0].revision
+        stamp(settings, [revision], output=output)
     except BaseException:
         for path in paths:  # leave the repository as it was: nothing half-adopted
             path.unlink(missing_ok=True)
         raise
     return AdoptResult(database, revision=revision, path=paths[0])
+
+
+@in_project
+def adopt(
+    settings: Settings | None = None,
+    *,
+    message: str = "initial",
+    scratch_url: str | None = None,
+    output: Output | None = None,
+) -> AdoptResult:
+    """Bring an existing, populated database under migrations: write the initial revision and
+    stamp the database, only when it matches the models (otherwise list the differences)."""
+    return adopt_database(
+        resolve_settings(settings), message=message, scratch_url=scratch_url, output=output
+    )

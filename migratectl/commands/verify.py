@@ -21,10 +21,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from migratectl import api, runtime
+from migratectl.commands.versioning import downgrade, upgrade
+from migratectl.database.engines import run_with_connection
+from migratectl.database.scratch import enum_types, require_single_database, scratch_database
 from migratectl.errors import MigrationFailed, UsageError
 from migratectl.output import Output
-from migratectl.scratch import enum_types, require_single_database, scratch_database
+from migratectl.repository.comparison import schema_differences
+from migratectl.repository.config import (
+    build_config,
+    in_project,
+    require_repository,
+    resolve_settings,
+    script_directory,
+)
+from migratectl.repository.state import read_database_heads
+from migratectl.repository.translation import translate_errors
 from migratectl.settings import Settings
 
 if TYPE_CHECKING:
@@ -58,7 +69,7 @@ class VerifyResult:
         return {"ok": self.ok, "checks": [check.as_json() for check in self.checks]}
 
 
-def verify(
+def verify_history(
     settings: Settings,
     *,
     scratch_url: str | None = None,
@@ -68,12 +79,12 @@ def verify(
     """Run the checks on a scratch database and report each one (``on_check`` is called
     with each check as soon as it is known, skipped ones too)."""
     output = output or Output()
-    api.require_repository(settings)
+    require_repository(settings)
     settings.require_database_url()
     require_single_database(settings)
-    config = api.build_config(settings, output)
-    with api.translate_errors(settings):
-        script = api.script_directory(config)
+    config = build_config(settings, output)
+    with translate_errors(settings):
+        script = script_directory(config)
         heads = list(script.get_heads())
         revisions = [rev for rev in reversed(list(script.walk_revisions())) if rev is not None]
 
@@ -212,14 +223,14 @@ class _History:
         self.after: list[Snapshot] = []
 
     def snapshot(self) -> Snapshot:
-        return runtime.run_with_connection(
+        return run_with_connection(
             self.url,
             lambda connection: take_snapshot(connection, self.version_table),
             readonly=True,
         )
 
     def apply(self, index: int) -> None:
-        api.upgrade(self.settings, self.revisions[index].revision, no_lock=True, output=self.output)
+        upgrade(self.settings, self.revisions[index].revision, no_lock=True, output=self.output)
         self.applied = index + 1
 
     def revert(self, index: int) -> None:
@@ -229,7 +240,7 @@ class _History:
         # Only this revision: "rev@-1" steps its own branch back; a merge steps back to one of
         # its parents (the relative form is ambiguous there).
         target = to_tuple(rev.down_revision)[0] if rev.is_merge_point else f"{rev.revision}@-1"
-        api.downgrade(self.settings, target, no_lock=True, output=self.output)
+        downgrade(self.settings, target, no_lock=True, output=self.output)
         self.applied = index
 
     @contextmanager
@@ -259,7 +270,7 @@ class _History:
     def _require_scratch_at(self, revision: str) -> None:
         """Stop before any downgrade if env.py migrated some other database than the scratch
         one (an env.py that builds its own engine): the stairway would empty that database."""
-        if api.read_database_heads(self.settings) != [revision]:
+        if read_database_heads(self.settings) != [revision]:
             raise UsageError(
                 f"env.py did not migrate the scratch database: after upgrading to {revision} "
                 "it is still empty, so env.py connects to a database of its own.",
@@ -275,7 +286,7 @@ class _History:
                 "no models are configured, so nothing proves the revisions create them "
                 "(set models, or pass --models)",
             )
-        differences = api.schema_differences(self.settings, self.output)
+        differences = schema_differences(self.settings, self.output)
         if differences:
             return VerifyCheck(
                 "models_match",
@@ -343,3 +354,18 @@ def _attempt(step: Callable[[int], None], index: int) -> str | None:
 def _name(rev: Script) -> str:
     message = (rev.doc or "").strip()
     return f"revision {rev.revision} ({message})" if message else f"revision {rev.revision}"
+
+
+@in_project
+def verify(
+    settings: Settings | None = None,
+    *,
+    scratch_url: str | None = None,
+    output: Output | None = None,
+    on_check: Callable[[VerifyCheck], None] | None = None,
+) -> VerifyResult:
+    """Prove the history on a scratch database: single_head, upgrade, models_match, stairway,
+    downgrade_to_base (``on_check`` hears of each check as soon as it is known)."""
+    return verify_history(
+        resolve_settings(settings), scratch_url=scratch_url, output=output, on_check=on_check
+    )

@@ -1,0 +1,20 @@
+"""What a migratectl ``env.py`` calls.
+
+``run_migrations(context)`` is the whole of a generated env.py (``run_multidb_migrations``
+for a multi-database repository). It reads the settings that the commands left in
+``config.attributes`` (or loads them itself when Alembic is driven by another tool, such as
+pytest-alembic), and runs offline or online:
+
+- :mod:`~migratectl.runtime.context`: the keys of ``Config.attributes``, the settings and
+  ``configure()`` arguments;
+- :mod:`~migratectl.runtime.environment`: one database: the lock, the run, the
+  per-revision transactions;
+- :mod:`~migratectl.runtime.multidb`: several databases;
+- :mod:`~migratectl.runtime.applied` and :mod:`~migratectl.runtime.progress`: what ran;
+- :mod:`~migratectl.runtime.failures`: what a failure or an interrupt left, in words.
+"""
+
+from migratectl.runtime.environment import run_migrations
+from migratectl.runtime.multidb import run_multidb_migrations
+
+__all__ = ["run_migrations", "run_multidb_migrations"]
