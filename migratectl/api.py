@@ -20,7 +20,7 @@ import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1298,14 +1298,22 @@ def branches(settings: Settings | None = None) -> list[RevisionInfo]:
 
 
 @in_project
-def lint(settings: Settings | None = None, rev_range: str | None = None) -> LintResult:
+def lint(
+    settings: Settings | None = None,
+    rev_range: str | None = None,
+    *,
+    dialect: str | None = None,
+    disabled: Iterable[str] = (),
+) -> LintResult:
     """The operations in the ``upgrade()`` of the revisions in ``rev_range`` (Alembic's
-    ``start:end``, default all) that lose data or lock tables. Reads no database."""
+    ``start:end``, default all) that a lint rule flags: they lose data or lock tables.
+    ``dialect`` overrides the configured URL's; ``disabled`` names rules to leave out.
+    Reads no database."""
     from migratectl.lint import lint_revisions
 
     settings = _settings(settings)
     require_repository(settings)
-    return lint_revisions(settings, rev_range)
+    return lint_revisions(settings, rev_range, dialect=dialect, disabled=disabled)
 
 
 def next_revisions(settings: Settings, rev: str) -> list[str]:

@@ -31,7 +31,8 @@ RULES: tuple[Rule, ...] = (
         "an allow-marker that names no rule",
         "a misspelt marker acknowledges nothing, so the finding it meant to allow stays hidden "
         "behind a comment that looks like it works",
-        "name a rule by id or name: `# migratectl: allow MC102` or `# migratectl: allow drop-column`",
+        "name a rule by id or name: `# migratectl: allow MC102` or "
+        "`# migratectl: allow drop-column`",
     ),
     Rule(
         "MC101",
