@@ -1074,3 +1074,41 @@ def test_installed_command_text_and_json(pg: Repo) -> None:
     }
     clean = pg.project.run_cli("lint", "--json", "base:base")
     assert (clean.exit_code, json.loads(clean.stdout)) == (0, {"findings": []})
+
+
+def test_a_do_block_is_said_to_be_unread(pg: Repo) -> None:
+    pg.revision("a1", 'op.execute("DO $$ BEGIN DELETE FROM x; END $$; DROP TABLE y")')
+    result = pg.project.run("lint")
+    assert [line.split(" ")[1] for line in result.stdout.splitlines()] == ["MC101"]
+    assert "lint does not read the statements inside a DO block." in result.stderr
+
+
+@pytest.mark.parametrize(
+    "carried",
+    [
+        {"lint_dialect": "postgresql", "lint_disable": frozenset({"MC101"})},
+        {"lint": {"dialect": "postgresql", "disable": ["drop-table"]}},
+    ],
+)
+def test_lint_settings_are_read_from_the_settings_object(
+    tmp_path: Path, carried: dict[str, Any]
+) -> None:
+    """``[lint] dialect`` / ``disable``, as the settings carry them."""
+    import os
+
+    from migratectl import api
+    from migratectl.settings import load_settings
+
+    repo = make_repo(tmp_path, None)
+    repo.revision("a1", 'op.create_index("ix", "t", ["c"])\nop.drop_table("old")')
+    previous = os.getcwd()
+    os.chdir(repo.project.path)
+    try:
+        settings = load_settings()
+        for key, value in carried.items():
+            setattr(settings, key, value)
+        result = api.lint(settings)
+    finally:
+        os.chdir(previous)
+    assert [f.rule for f in result.findings] == ["MC501"]
+    assert result.disabled_rules == {"MC101"}

@@ -46,7 +46,7 @@ class LintResult:
     revisions: int  # how many revisions of the range were read
     dialects: dict[str, str | None] = field(default_factory=dict)  # database -> dialect
     skipped_rules: tuple[str, ...] = ()  # dialect rules not run: no dialect known
-    disabled_rules: tuple[str, ...] = ()
+    disabled_rules: frozenset[str] = frozenset()
     unread: list[UnreadStatement] = field(default_factory=list)
 
     @property
@@ -122,9 +122,8 @@ def lint_revisions(
     """
     from migratectl.api import build_config, script_directory, translate_errors
 
-    lint_settings = getattr(settings, "lint", None)
-    dialect = dialect or _setting(lint_settings, "dialect")
-    off = rule_ids(disabled, setting="disable") | rule_ids(_setting(lint_settings, "disable") or ())
+    dialect = dialect or _setting(settings, "dialect")
+    off = rule_ids(disabled, setting="disable") | rule_ids(_setting(settings, "disable") or ())
     dialects = {"": normalise_dialect(dialect) if dialect else url_dialect(settings.database_url)}
     for name, bind in settings.binds.items():
         dialects[name] = normalise_dialect(dialect) if dialect else url_dialect(bind.database_url)
@@ -151,17 +150,20 @@ def lint_revisions(
         revisions=len(wanted),
         dialects=dialects,
         skipped_rules=skipped,
-        disabled_rules=tuple(sorted(off)),
+        disabled_rules=off,
         unread=linter.unread,
     )
 
 
-def _setting(lint_settings: Any, key: str) -> Any:
-    if lint_settings is None:
-        return None
-    if isinstance(lint_settings, dict):
-        return lint_settings.get(key)
-    return getattr(lint_settings, key, None)
+def _setting(settings: Settings, key: str) -> Any:
+    """``[lint] key``: as ``settings.lint_<key>``, or in a ``settings.lint`` table / object."""
+    value = getattr(settings, f"lint_{key}", None)
+    if value:
+        return value
+    table = getattr(settings, "lint", None)
+    if isinstance(table, dict):
+        return table.get(key)
+    return getattr(table, key, None)
 
 
 class _Linter:
