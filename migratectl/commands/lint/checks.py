@@ -14,8 +14,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from migratectl.commands.lint.operations import ColumnSpec, Operation
-from migratectl.commands.lint.reader import COMPUTED
+from migratectl.commands.lint.operations import COMPUTED, ColumnSpec, Operation
 from migratectl.commands.lint.replay import Schema
 from migratectl.commands.lint.types import (
     narrowing,

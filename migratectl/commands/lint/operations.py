@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+COMPUTED = "__migratectl_computed__"  # what stands for a computed part of an SQL string
+
 
 @dataclass(frozen=True)
 class ColumnSpec:

@@ -11,10 +11,22 @@ The SQL of ``op.execute()`` and of ``op.get_bind().execute()`` is handed to :mod
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from migratectl.commands.lint.operations import ColumnSpec, Operation, UnreadSQL
+from migratectl.commands.lint.arguments import (
+    argument_node,
+    column_spec,
+    constraint_columns,
+    is_column,
+    keyword_node,
+    literal_bool,
+    literal_string,
+    literal_strings,
+    qualified_table,
+    sql_text,
+)
+from migratectl.commands.lint.operations import COMPUTED, ColumnSpec, Operation, UnreadSQL
 
 # Alembic's positional parameters, table first where the operation names one.
 SIGNATURES: dict[str, list[str]] = {
@@ -39,7 +51,6 @@ SIGNATURES: dict[str, list[str]] = {
     "drop_constraint": ["constraint_name", "table_name", "type_"],
 }
 _TABLE_PARAMETER = {"rename_table": "old_table_name", "create_foreign_key": "source_table"}
-COMPUTED = "__migratectl_computed__"  # what stands for a computed part of an SQL string
 
 # (sql text, database, line, spans, autocommit) -> operations, why statements are unread
 SqlReader = Callable[
@@ -113,8 +124,8 @@ class _Visitor(ast.NodeVisitor):
             elif self._is_op(call.func, "batch_alter_table") and isinstance(
                 item.optional_vars, ast.Name
             ):
-                opened[item.optional_vars.id] = _qualified(
-                    _string(_argument(call, ["table_name"], "table_name")), call
+                opened[item.optional_vars.id] = qualified_table(
+                    literal_string(argument_node(call, ["table_name"], "table_name")), call
                 )
         saved = dict(self.batches)
         self.batches.update(opened)
@@ -202,7 +213,7 @@ class _Visitor(ast.NodeVisitor):
     # ------------------------------------------------------------------ operations
 
     def _execute(self, node: ast.Call) -> None:
-        argument = node.args[0] if node.args else _keyword(node, "sqltext")
+        argument = node.args[0] if node.args else keyword_node(node, "sqltext")
         text = sql_text(argument)
         if text is None:
             self.unread.append(
@@ -222,49 +233,51 @@ class _Visitor(ast.NodeVisitor):
         self, node: ast.Call, method: str, names: list[str], batch_table: str | None, batch: bool
     ) -> None:
         def argument(name: str) -> ast.expr | None:
-            return _argument(node, names, name)
+            return argument_node(node, names, name)
 
         if batch:
             table = batch_table
         else:
             table_node = argument(_TABLE_PARAMETER.get(method, "table_name"))
-            table = _qualified(_string(table_node), node)
+            table = qualified_table(literal_string(table_node), node)
         fields: dict[str, Any] = {}
         if method == "create_table":
             fields["columns"] = tuple(
-                _column_spec(a) for a in node.args[1:] if _is_column(a)
-            ) + _constraint_columns(node.args[1:])
+                column_spec(a) for a in node.args[1:] if is_column(a)
+            ) + constraint_columns(node.args[1:])
         elif method == "rename_table":
-            fields["new_name"] = _qualified(_string(argument("new_table_name")), node)
+            fields["new_name"] = qualified_table(literal_string(argument("new_table_name")), node)
         elif method == "add_column":
             column = argument("column")
-            spec = _column_spec(column) if _is_column(column) else ColumnSpec(None, None, None, "?")
+            spec = column_spec(column) if is_column(column) else ColumnSpec(None, None, None, "?")
             fields.update(column=spec.name, columns=(spec,))
         elif method in ("drop_column", "alter_column"):
-            fields["column"] = _string(argument("column_name"))
+            fields["column"] = literal_string(argument("column_name"))
         if method == "alter_column":
-            new_name = _keyword(node, "new_column_name")
+            new_name = keyword_node(node, "new_column_name")
             fields.update(
-                new_name=_string(new_name) if new_name is not None else None,
-                nullable=_bool(_keyword(node, "nullable")),
-                existing_nullable=_bool(_keyword(node, "existing_nullable")),
-                type=_keyword(node, "type_"),
-                existing_type=_keyword(node, "existing_type"),
+                new_name=literal_string(new_name) if new_name is not None else None,
+                nullable=literal_bool(keyword_node(node, "nullable")),
+                existing_nullable=literal_bool(keyword_node(node, "existing_nullable")),
+                type=keyword_node(node, "type_"),
+                existing_type=keyword_node(node, "existing_type"),
             )
             if new_name is not None and fields["new_name"] is None:
                 fields["new_name"] = COMPUTED
         if method in ("create_index", "drop_index"):
-            fields["index"] = _string(argument("index_name"))
-            fields["concurrently"] = _bool(_keyword(node, "postgresql_concurrently")) is True
+            fields["index"] = literal_string(argument("index_name"))
+            fields["concurrently"] = (
+                literal_bool(keyword_node(node, "postgresql_concurrently")) is True
+            )
         if method == "create_index":
-            fields["unique"] = _bool(_keyword(node, "unique")) is True
-            fields["index_columns"] = tuple(_strings(argument("columns")))
+            fields["unique"] = literal_bool(keyword_node(node, "unique")) is True
+            fields["index_columns"] = tuple(literal_strings(argument("columns")))
         if method == "create_check_constraint":
             fields["detail"] = sql_text(argument("condition")) or ""
         if method in ("create_foreign_key", "create_check_constraint"):
-            fields["not_valid"] = _bool(_keyword(node, "postgresql_not_valid")) is True
+            fields["not_valid"] = literal_bool(keyword_node(node, "postgresql_not_valid")) is True
         if method == "drop_constraint":
-            fields["constraint_type"] = _string(argument("type_"))
+            fields["constraint_type"] = literal_string(argument("type_"))
         self.operations.append(
             Operation(
                 kind=method,
@@ -277,211 +290,3 @@ class _Visitor(ast.NodeVisitor):
                 **fields,
             )
         )
-
-
-# ---------------------------------------------------------------------- arguments
-
-
-def _argument(call: ast.Call, names: list[str], name: str) -> ast.expr | None:
-    keyword = _keyword(call, name)
-    if keyword is not None:
-        return keyword
-    if name not in names:
-        return None
-    position = names.index(name)
-    positional = [a for a in call.args if not isinstance(a, ast.Starred)]
-    return positional[position] if position < len(positional) else None
-
-
-def _keyword(call: ast.Call, name: str) -> ast.expr | None:
-    for keyword in call.keywords:
-        if keyword.arg == name:
-            return keyword.value
-    return None
-
-
-def _string(node: ast.expr | None) -> str | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    # sa.Column(op.f("ix_name")) and quoted_name("x", quote=True) keep the literal
-    if isinstance(node, ast.Call) and node.args and _last_name(node.func) in ("f", "quoted_name"):
-        return _string(node.args[0])
-    return None
-
-
-def _strings(node: ast.expr | None) -> Iterator[str]:
-    if isinstance(node, (ast.List, ast.Tuple)):
-        for element in node.elts:
-            value = _string(element)
-            if value is not None:
-                yield value
-
-
-def _bool(node: ast.expr | None) -> bool | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, bool):
-        return node.value
-    return None
-
-
-def _qualified(table: str | None, call: ast.Call) -> str | None:
-    schema = _string(_keyword(call, "schema"))
-    if table is None:
-        return None
-    return f"{schema}.{table}" if schema else table
-
-
-def _last_name(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    if isinstance(node, ast.Name):
-        return node.id
-    return None
-
-
-def _is_column(node: ast.expr | None) -> bool:
-    return isinstance(node, ast.Call) and _last_name(node.func) == "Column"
-
-
-def _column_spec(call: ast.expr | None) -> ColumnSpec:
-    assert isinstance(call, ast.Call)
-    positional = list(call.args)
-    name = _string(positional[0]) if positional and _string(positional[0]) is not None else None
-    if name is not None:
-        positional = positional[1:]
-    name = name or _string(_keyword(call, "name"))
-    foreign_key = any(
-        isinstance(a, ast.Call) and _last_name(a.func) == "ForeignKey" for a in positional
-    )
-    types = [
-        a
-        for a in positional
-        if not (isinstance(a, ast.Call) and _last_name(a.func) == "ForeignKey")
-    ]
-    column_type = _keyword(call, "type_") or (types[0] if types else None)
-    primary_key = _bool(_keyword(call, "primary_key")) is True
-    nullable_node = _keyword(call, "nullable")
-    nullable = _bool(nullable_node) if nullable_node is not None else not primary_key
-    return ColumnSpec(
-        name=name,
-        type=column_type,
-        nullable=nullable,
-        server_default=default_text(_keyword(call, "server_default")),
-        unique=_bool(_keyword(call, "unique")) is True,
-        primary_key=primary_key,
-        foreign_key=foreign_key,
-    )
-
-
-def _constraint_columns(arguments: list[ast.expr]) -> tuple[ColumnSpec, ...]:
-    """``sa.UniqueConstraint("a")`` / ``sa.PrimaryKeyConstraint("id")`` of a create_table.
-
-    They mark columns defined by the ``sa.Column`` arguments; they come back as specs without
-    a type (name only), which the replay merges into the column of the same name.
-    """
-    specs: list[ColumnSpec] = []
-    for argument in arguments:
-        if not isinstance(argument, ast.Call):
-            continue
-        kind = _last_name(argument.func)
-        if kind in ("UniqueConstraint", "PrimaryKeyConstraint"):
-            for element in argument.args:
-                column = _string(element)
-                if column is not None:
-                    specs.append(
-                        ColumnSpec(
-                            column,
-                            None,
-                            False if kind == "PrimaryKeyConstraint" else None,
-                            None,
-                            unique=True,
-                            primary_key=kind == "PrimaryKeyConstraint",
-                        )
-                    )
-    return tuple(specs)
-
-
-def default_text(node: ast.expr | None) -> str | None:
-    """A ``server_default``'s SQL: ``'0'`` for a plain string, the text of ``sa.text(…)``,
-    ``name()`` for ``sa.func.name()``; ``?`` when computed, None when there is none."""
-    if node is None or (isinstance(node, ast.Constant) and node.value is None):
-        return None
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return "'" + node.value.replace("'", "''") + "'"
-    if isinstance(node, ast.Call):
-        name = _last_name(node.func)
-        if name == "text" and node.args:
-            text = sql_text(node.args[0])
-            return text if text is not None else "?"
-        if isinstance(node.func, ast.Attribute) and _is_func_namespace(node.func.value):
-            return f"{node.func.attr}()"
-        if name == "FetchedValue":
-            return None
-    return "?"
-
-
-def _is_func_namespace(node: ast.expr) -> bool:
-    return (isinstance(node, ast.Attribute) and node.attr == "func") or (
-        isinstance(node, ast.Name) and node.id == "func"
-    )
-
-
-def sql_text(node: ast.expr | None) -> str | None:
-    """The SQL a string expression holds, computed parts replaced by a placeholder name.
-
-    None when nothing in it is literal (a variable, a call) — lint cannot read it.
-    """
-    if node is None:
-        return None
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.Call):
-        name = _last_name(node.func)
-        if name == "text" and node.args:
-            return sql_text(node.args[0])
-        if name == "format" and isinstance(node.func, ast.Attribute):
-            template = sql_text(node.func.value)
-            return _fill_braces(template) if template is not None else None
-        return None
-    if isinstance(node, ast.JoinedStr):
-        parts = []
-        for value in node.values:
-            if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                parts.append(value.value)
-            else:
-                parts.append(COMPUTED)
-        return "".join(parts)
-    if isinstance(node, ast.BinOp):
-        if isinstance(node.op, ast.Add):
-            left, right = sql_text(node.left), sql_text(node.right)
-            if left is None and right is None:
-                return None
-            return (left if left is not None else COMPUTED) + (
-                right if right is not None else COMPUTED
-            )
-        if isinstance(node.op, ast.Mod):
-            template = sql_text(node.left)
-            if template is None:
-                return None
-            return (
-                template.replace("%%", "\0")
-                .replace("%s", COMPUTED)
-                .replace("%d", COMPUTED)
-                .replace("\0", "%")
-            )
-    return None
-
-
-def _fill_braces(template: str) -> str:
-    out, depth = [], 0
-    for character in template:
-        if character == "{":
-            depth += 1
-            if depth == 1:
-                out.append(COMPUTED)
-            continue
-        if character == "}" and depth:
-            depth -= 1
-            continue
-        if not depth:
-            out.append(character)
-    return "".join(out)

@@ -13,8 +13,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field, replace
 
-from migratectl.commands.lint.operations import ColumnSpec, Operation
-from migratectl.commands.lint.reader import COMPUTED
+from migratectl.commands.lint.operations import COMPUTED, ColumnSpec, Operation
 
 
 @dataclass

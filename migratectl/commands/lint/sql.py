@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from migratectl.commands.lint.operations import ColumnSpec, Operation
-from migratectl.commands.lint.reader import COMPUTED
+from migratectl.commands.lint.operations import COMPUTED, ColumnSpec, Operation
 from migratectl.commands.lint.types import sql_type_expression
 
 # migratectl's dialect names -> sqlglot's
