@@ -1112,3 +1112,29 @@ def test_lint_settings_are_read_from_the_settings_object(
         os.chdir(previous)
     assert [f.rule for f in result.findings] == ["MC501"]
     assert result.disabled_rules == {"MC101"}
+
+
+def test_sqlalchemy_core_statements_without_where(repo: Repo) -> None:
+    repo.revision(
+        "a1",
+        """
+        op.execute(queries.update().values({"old": queries.c.schedule}))
+        op.execute(sa.delete(sessions))
+        op.execute(queries.update().where(queries.c.id == 1).values(old=None))
+        op.execute(sa.delete(sessions).where(sessions.c.expired))
+        op.execute(queries.insert().values(id=1))
+        connection = op.get_bind()
+        for row in connection.execute(queries.select()):
+            connection.execute(queries.update().where(queries.c.id == row.id).values(old=None))
+        """,
+        helpers="""
+        queries = sa.table("queries", sa.column("id"), sa.column("old"), sa.column("schedule"))
+        sessions = sa.Table("sessions", sa.MetaData(), sa.Column("expired", sa.Boolean()))
+        """,
+    )
+    result = repo.project.run("lint")
+    assert [line.split(" — ")[1] for line in result.stdout.splitlines()] == [
+        "UPDATE without WHERE on table queries overwrites every row of it.",
+        "DELETE without WHERE on table sessions deletes every row of it.",
+    ]
+    assert "not checked" not in result.stderr

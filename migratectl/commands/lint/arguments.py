@@ -217,3 +217,50 @@ def _fill_braces(template: str) -> str:
         if not depth:
             out.append(character)
     return "".join(out)
+
+
+def table_names(tree: ast.AST) -> dict[str, str]:
+    """Variables bound to ``sa.table("name", …)`` / ``sa.Table("name", …)``, anywhere in a file."""
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Call)
+            and last_name(node.value.func) in ("table", "Table")
+            and node.value.args
+        ):
+            name = literal_string(node.value.args[0])
+            if name is not None:
+                found[node.targets[0].id] = name
+    return found
+
+
+_VERBS = ("update", "delete", "insert", "select")
+_FILTERS = ("where", "filter", "filter_by")
+
+
+def core_statement(node: ast.expr | None) -> tuple[str, ast.expr | None, bool] | None:
+    """A SQLAlchemy Core statement built in place — ``t.update().values(…)``,
+    ``sa.delete(t).where(…)`` —: (verb, the table expression, whether it has a WHERE)."""
+    chain: list[tuple[str, ast.Call]] = []
+    while isinstance(node, ast.Call):
+        name = last_name(node.func)
+        if name is None:
+            return None
+        chain.append((name, node))
+        node = node.func.value if isinstance(node.func, ast.Attribute) else None
+    for position in range(len(chain) - 1, -1, -1):
+        verb, call = chain[position]
+        if verb not in _VERBS:
+            continue
+        if call.args:  # sa.update(t): the function form
+            table: ast.expr | None = call.args[0]
+        else:
+            table = call.func.value if isinstance(call.func, ast.Attribute) else None
+        filtered = any(name in _FILTERS for name, _ in chain[:position]) or (
+            keyword_node(call, "whereclause") is not None
+        )
+        return verb, table, filtered
+    return None

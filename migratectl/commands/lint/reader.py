@@ -18,6 +18,7 @@ from migratectl.commands.lint.arguments import (
     argument_node,
     column_spec,
     constraint_columns,
+    core_statement,
     is_column,
     keyword_node,
     literal_bool,
@@ -25,6 +26,7 @@ from migratectl.commands.lint.arguments import (
     literal_strings,
     qualified_table,
     sql_text,
+    table_names,
 )
 from migratectl.commands.lint.operations import COMPUTED, ColumnSpec, Operation, UnreadSQL
 
@@ -71,7 +73,7 @@ def read_upgrade(tree: ast.Module, read_sql: SqlReader) -> tuple[list[Operation]
     for root in roots:
         database = root.name[len("upgrade_") :] if root.name.startswith("upgrade_") else ""
         helpers = {name: f for name, f in functions.items() if f not in roots}
-        visitor = _Visitor(_op_aliases(tree), helpers, database, read_sql)
+        visitor = _Visitor(_op_aliases(tree), helpers, database, read_sql, table_names(tree))
         for statement in root.body:
             visitor.visit(statement)
         operations.extend(visitor.operations)
@@ -95,8 +97,10 @@ class _Visitor(ast.NodeVisitor):
         helpers: dict[str, ast.FunctionDef | ast.AsyncFunctionDef],
         database: str,
         read_sql: SqlReader,
+        table_names: dict[str, str],
     ) -> None:
         self.op_names = op_names
+        self.table_names = table_names  # variables bound to sa.table("name", …)
         self.helpers = helpers
         self.database = database
         self.read_sql = read_sql
@@ -216,9 +220,7 @@ class _Visitor(ast.NodeVisitor):
         argument = node.args[0] if node.args else keyword_node(node, "sqltext")
         text = sql_text(argument)
         if text is None:
-            self.unread.append(
-                UnreadSQL(self.database, node.lineno, "its SQL is not a string in the file")
-            )
+            self._core_statement(node, argument)
             return
         read, reasons = self.read_sql(
             text, self.database, node.lineno, self._spans(node), self._outside()
@@ -228,6 +230,33 @@ class _Visitor(ast.NodeVisitor):
         for operation in read:
             if operation.kind in ("commit", "begin"):
                 self.committed = operation.kind == "commit"
+
+    def _core_statement(self, node: ast.Call, argument: ast.expr | None) -> None:
+        statement = core_statement(argument)
+        if statement is None:
+            self.unread.append(
+                UnreadSQL(self.database, node.lineno, "its SQL is not a string in the file")
+            )
+            return
+        verb, table, filtered = statement
+        if verb in ("update", "delete") and not filtered:
+            name = literal_string(table) if isinstance(table, ast.Constant) else None
+            if isinstance(table, ast.Name):
+                name = self.table_names.get(table.id)
+            elif isinstance(table, ast.Call) and table.args:
+                name = literal_string(table.args[0])
+            self.operations.append(
+                Operation(
+                    kind="delete_rows",
+                    operation="execute",
+                    line=node.lineno,
+                    spans=self._spans(node),
+                    database=self.database,
+                    table=name,
+                    autocommit=self._outside(),
+                    detail=f"{verb.upper()} without WHERE",
+                )
+            )
 
     def _operation(
         self, node: ast.Call, method: str, names: list[str], batch_table: str | None, batch: bool
