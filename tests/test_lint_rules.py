@@ -1138,3 +1138,79 @@ def test_sqlalchemy_core_statements_without_where(repo: Repo) -> None:
         "DELETE without WHERE on table sessions deletes every row of it.",
     ]
     assert "not checked" not in result.stderr
+
+
+def test_a_required_identity_or_computed_column_fills_itself(repo: Repo) -> None:
+    # squawk adding-required-field exempts generated columns too
+    repo.revision(
+        "a1",
+        """
+        op.add_column("users", sa.Column("n", sa.BigInteger(), sa.Identity(), nullable=False))
+        op.add_column("users", sa.Column("d", sa.Integer(), sa.Computed("n * 2"), nullable=False))
+        op.execute("ALTER TABLE t ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY NOT NULL")
+        """,
+    )
+    assert repo.findings() == []
+
+
+README = Path(__file__).parent.parent / "README.md"
+DEMO_FIRST = '''\
+"""initial"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "1a2b3c4d5e6f"
+down_revision = None
+
+
+def upgrade():
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("bio", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_users_name", "users", ["name"])
+'''
+DEMO_SECOND = '''\
+"""email"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "2b3c4d5e6f7a"
+down_revision = "1a2b3c4d5e6f"
+
+
+def drop_sessions():
+    op.execute("DELETE FROM sessions")
+    op.drop_table("sessions")
+
+
+def upgrade():
+'''
+DEMO_BEFORE = """\
+    op.add_column("users", sa.Column("email", sa.String(length=120), nullable=False))
+    op.alter_column("users", "name", existing_type=sa.String(length=50), nullable=False)
+    op.create_index("ix_users_email", "users", ["email"], unique=True)
+    op.alter_column("users", "bio", existing_type=sa.Text(), type_=sa.String(length=200))
+    drop_sessions()
+"""
+
+
+def test_the_readme_shows_real_output(pg: Repo) -> None:
+    """The README's lint example, before and after the allow-markers, is what lint prints."""
+    readme = README.read_text()
+    versions = pg.project.path / "migrations" / "versions"
+    (versions / "1a2b3c4d5e6f_initial.py").write_text(DEMO_FIRST)
+    second = versions / "2b3c4d5e6f7a_email.py"
+    second.write_text(DEMO_SECOND + DEMO_BEFORE)
+    before = pg.project.run("lint")
+    assert before.exit_code == 1
+    marked = readme.split("```python\ndef upgrade():\n", 1)[1].split("```", 1)[0]
+    second.write_text(DEMO_SECOND + marked)
+    after = pg.project.run("lint")
+    assert after.exit_code == 1
+    for result in (before, after):
+        block = "$ migratectl lint\n" + result.stdout + result.stderr + "exit 1\n"
+        assert block in readme

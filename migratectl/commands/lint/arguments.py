@@ -87,17 +87,28 @@ def column_spec(call: ast.expr | None) -> ColumnSpec:
         isinstance(a, ast.Call) and last_name(a.func) == "ForeignKey" for a in positional
     )
     types = [
-        a for a in positional if not (isinstance(a, ast.Call) and last_name(a.func) == "ForeignKey")
+        a
+        for a in positional
+        if not (
+            isinstance(a, ast.Call)
+            and last_name(a.func) in ("ForeignKey", "Identity", "Computed", "Sequence")
+        )
     ]
     column_type = keyword_node(call, "type_") or (types[0] if types else None)
     primary_key = literal_bool(keyword_node(call, "primary_key")) is True
     nullable_node = keyword_node(call, "nullable")
     nullable = literal_bool(nullable_node) if nullable_node is not None else not primary_key
+    # an identity or computed column fills itself: it needs no server_default to be NOT NULL
+    generated = any(
+        isinstance(a, ast.Call) and last_name(a.func) in ("Identity", "Computed", "Sequence")
+        for a in positional
+    )
+    default = default_text(keyword_node(call, "server_default"))
     return ColumnSpec(
         name=name,
         type=column_type,
         nullable=nullable,
-        server_default=default_text(keyword_node(call, "server_default")),
+        server_default="(generated)" if generated and default is None else default,
         unique=literal_bool(keyword_node(call, "unique")) is True,
         primary_key=primary_key,
         foreign_key=foreign_key,

@@ -272,6 +272,10 @@ def _column(node: Any) -> ColumnSpec:
             default = kind.this.sql(dialect="postgres") if kind.this is not None else None
         elif isinstance(kind, exp.Reference):
             foreign_key = True
+        elif isinstance(
+            kind, (exp.GeneratedAsIdentityColumnConstraint, exp.ComputedColumnConstraint)
+        ):
+            default = default or "(generated)"
     dtype = node.args.get("kind")
     return ColumnSpec(
         name=_name(node.this),
