@@ -1214,3 +1214,17 @@ def test_the_readme_shows_real_output(pg: Repo) -> None:
     for result in (before, after):
         block = "$ migratectl lint\n" + result.stdout + result.stderr + "exit 1\n"
         assert block in readme
+
+
+def test_an_upgrade_helper_named_upgrade_something_is_a_helper(pg: Repo) -> None:
+    pg.revision(
+        "a1",
+        "upgrade_data()",
+        helpers="""
+        def upgrade_data():
+            op.create_index("ix", "t", ["c"])
+        """,
+    )
+    result = pg.project.run("lint")
+    assert [line.split(" ")[1] for line in result.stdout.splitlines()] == ["MC501"]
+    assert "Skipped" not in result.stderr

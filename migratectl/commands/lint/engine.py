@@ -143,7 +143,7 @@ def lint_revisions(
         for rule in RULES
         if rule.dialect is not None
         and rule.id not in off
-        and any(d is None for d in linter.databases_seen(dialects))
+        and any(d is None for d in linter.dialects_seen())
     )
     return LintResult(
         findings=linter.findings,
@@ -175,8 +175,12 @@ class _Linter:
         self.unread: list[UnreadStatement] = []
         self.seen: set[str] = set()
 
-    def databases_seen(self, dialects: dict[str, str | None]) -> list[str | None]:
-        return [dialects.get(name) for name in self.seen or {""}]
+    def _dialect(self, database: str) -> str | None:
+        return self.dialects.get(database, self.dialects.get(""))
+
+    def dialects_seen(self) -> list[str | None]:
+        """The dialects of the databases whose operations were judged."""
+        return [self._dialect(name) for name in self.seen or {""}]
 
     def read(self, revision: str, path: Path, *, report: bool) -> None:
         if path.suffix != ".py":
@@ -193,7 +197,7 @@ class _Linter:
         ) -> tuple[list[Operation], list[str]]:
             return read_sql(
                 text,
-                self.dialects.get(database),
+                self._dialect(database),
                 database=database,
                 line=line,
                 spans=spans,
@@ -229,7 +233,7 @@ class _Linter:
     def _findings(
         self, operation: Operation, schema: Schema, revision: str, shown: str, markers: Markers
     ) -> list[Finding]:
-        dialect = self.dialects.get(operation.database)
+        dialect = self._dialect(operation.database)
         found = []
         for breach in judge(operation, schema):
             rule = BY_ID[breach.rule]

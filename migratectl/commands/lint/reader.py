@@ -67,7 +67,19 @@ def read_upgrade(tree: ast.Module, read_sql: SqlReader) -> tuple[list[Operation]
         for node in tree.body
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
     }
-    roots = [f for name, f in functions.items() if name == "upgrade" or name.startswith("upgrade_")]
+    # upgrade_<name>() of a multi-database repository runs by itself (its upgrade() finds it
+    # through globals()); one that a function calls by name is a helper, not a database's
+    called = {
+        node.func.id
+        for function in functions.values()
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    roots = [
+        f
+        for name, f in functions.items()
+        if name == "upgrade" or (name.startswith("upgrade_") and name not in called)
+    ]
     operations: list[Operation] = []
     unread: list[UnreadSQL] = []
     for root in roots:
