@@ -290,6 +290,7 @@ def test_a_type_change_on_a_table_of_the_same_revision_is_not_flagged(pg: Repo) 
         ("sa.VARCHAR(length=5)", "sa.String(length=10)", False),
         ("sa.String(10)", "sa.Text()", False),
         ("sa.String(10)", "sa.String()", False),
+        ("sa.TEXT()", "sa.String()", False),
         ("sa.Numeric(10, 2)", "sa.Numeric(12, 2)", False),
         ("sa.Numeric(10, 2)", "sa.Numeric(12, 4)", True),
         ("sa.String(20)", "sa.String(10)", True),

@@ -42,8 +42,9 @@ def narrowing(old: ast.expr, new: ast.expr) -> str | None:
 def rewrites_postgresql_table(old: ast.expr, new: ast.expr) -> bool:
     """Whether PostgreSQL rewrites the table for ``ALTER COLUMN … TYPE`` from ``old`` to ``new``.
 
-    It does not for: a ``varchar`` made longer or unbounded, ``varchar`` to ``text``, and a
-    ``numeric`` whose precision grows at the same scale (or becomes unbounded).
+    It does not for: a ``varchar`` made longer or unbounded, ``varchar`` to ``text`` (and
+    ``text`` to an unbounded ``varchar``), and a ``numeric`` whose precision grows at the same
+    scale (or becomes unbounded).
     """
     old_parts, new_parts = type_parts(old), type_parts(new)
     if old_parts is None or new_parts is None:
@@ -59,8 +60,9 @@ def rewrites_postgresql_table(old: ast.expr, new: ast.expr) -> bool:
         if new_length is None:
             return False
         return old_length is None or new_length < old_length
-    if old_name == "text" and new_name == "text":
-        return False
+    if old_name == "text" and new_name in ("text", "varchar"):
+        # an unbounded varchar is text to PostgreSQL; a bounded one checks every value
+        return new_name == "varchar" and _first_number(new_parts, "length") is not None
     if old_name == "numeric" and new_name == "numeric":
         old_precision = _first_number(old_parts, "precision")
         new_precision = _first_number(new_parts, "precision")
