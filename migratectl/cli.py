@@ -1475,8 +1475,9 @@ def lint(
     else:
         for finding in result.findings:
             inv.output.result(finding_text(finding))
-        for note in notes_text(result):
-            inv.output.info(note)
+    for note in notes_text(result):
+        inv.output.info(note)
+    if not json_output:
         inv.output.info(summary_text(result))
     if result.unacknowledged:
         raise typer.Exit(EXIT_CHECK_FAILED)

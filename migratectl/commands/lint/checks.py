@@ -6,6 +6,17 @@ column's earlier state (a table from before the history, SQL lint could not read
 rules about it flag the operation and the message says that the state is not known: lint
 errs on the side of a finding that an allow-marker or ``existing_nullable=`` / ``existing_type=``
 can answer, never on a silent miss.
+
+Judgements worth knowing:
+
+- A table the revision itself creates holds no rows: nothing added to it (a required column,
+  an index, a constraint, a type change) is flagged; dropping or renaming it still is.
+- MC402 flags ``nullable=False`` even with a ``server_default=``: a default fills new rows,
+  not the NULLs already there. A ``CHECK (column IS NOT NULL)`` constraint added before (the
+  PostgreSQL recipe) makes it safe, so it is not flagged then.
+- MC403 leaves out a unique index built ``CONCURRENTLY``: it is the safe first step of the
+  recipe (the constraint then comes ``USING INDEX``).
+- MC502 leaves out an index of a table the revision created.
 """
 
 from __future__ import annotations
