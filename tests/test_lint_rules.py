@@ -1229,3 +1229,44 @@ def test_an_upgrade_helper_named_upgrade_something_is_a_helper(pg: Repo) -> None
     result = pg.project.run("lint")
     assert [line.split(" ")[1] for line in result.stdout.splitlines()] == ["MC501"]
     assert "Skipped" not in result.stderr
+
+
+def test_each_database_of_a_multidb_repository_has_its_dialect(tmp_path: Path) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    project = Project(folder, PG)
+    project.config(
+        '\n[binds.users]\ndatabase_url = "mariadb://app@db.invalid/users"\n', models=None
+    )
+    assert project.run("init", "--multidb").exit_code == 0
+    (folder / "migrations" / "versions" / "a1.py").write_text(
+        textwrap.dedent(
+            '''\
+            """a1"""
+            from alembic import op
+            import sqlalchemy as sa
+
+            revision = "a1"
+            down_revision = None
+
+
+            def upgrade(engine_name=""):
+                globals()[f"upgrade_{engine_name}"]()
+
+
+            def upgrade_():
+                op.create_index("ix", "t", ["c"])
+                op.alter_column("t", "c", existing_type=sa.Integer(), type_=sa.BigInteger())
+
+
+            def upgrade_users():
+                op.create_index("ix", "accounts", ["c"])
+                op.alter_column("accounts", "c", existing_type=sa.Integer(), type_=sa.BigInteger())
+            '''
+        )
+    )
+    assert Repo(project).flagged() == [
+        ("MC501", "t", None),
+        ("MC302", "t", "c"),
+        ("MC303", "accounts", "c"),
+    ]
