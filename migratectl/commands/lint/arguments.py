@@ -7,7 +7,7 @@ string and puts :data:`~migratectl.commands.lint.operations.COMPUTED` where a pa
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from migratectl.commands.lint.operations import COMPUTED, ColumnSpec
 
@@ -230,10 +230,10 @@ def _fill_braces(template: str) -> str:
     return "".join(out)
 
 
-def table_names(tree: ast.AST) -> dict[str, str]:
-    """Variables bound to ``sa.table("name", …)`` / ``sa.Table("name", …)``, anywhere in a file."""
+def table_names(nodes: Iterable[ast.AST]) -> dict[str, str]:
+    """Variables bound to ``sa.table("name", …)`` / ``sa.Table("name", …)`` among ``nodes``."""
     found: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         if (
             isinstance(node, ast.Assign)
             and len(node.targets) == 1

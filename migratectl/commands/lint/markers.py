@@ -46,6 +46,8 @@ class Markers:
 def read_markers(source: str | bytes) -> Markers:
     data = source.encode() if isinstance(source, str) else source
     markers = Markers()
+    if b"migratectl" not in data.lower():  # no marker: spare a large file the tokenizer
+        return markers
     code_lines: set[int] = set()
     comment_lines: set[int] = set()
     skip = {tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}

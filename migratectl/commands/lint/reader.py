@@ -69,10 +69,10 @@ def read_upgrade(tree: ast.Module, read_sql: SqlReader) -> tuple[list[Operation]
     }
     # upgrade_<name>() of a multi-database repository runs by itself (its upgrade() finds it
     # through globals()); one that a function calls by name is a helper, not a database's
+    nodes = list(ast.walk(tree))
     called = {
         node.func.id
-        for function in functions.values()
-        for node in ast.walk(function)
+        for node in nodes
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
     }
     roots = [
@@ -85,7 +85,7 @@ def read_upgrade(tree: ast.Module, read_sql: SqlReader) -> tuple[list[Operation]
     for root in roots:
         database = root.name[len("upgrade_") :] if root.name.startswith("upgrade_") else ""
         helpers = {name: f for name, f in functions.items() if f not in roots}
-        visitor = _Visitor(_op_aliases(tree), helpers, database, read_sql, table_names(tree))
+        visitor = _Visitor(_op_aliases(tree), helpers, database, read_sql, table_names(nodes))
         for statement in root.body:
             visitor.visit(statement)
         operations.extend(visitor.operations)
