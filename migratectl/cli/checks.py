@@ -107,30 +107,23 @@ def lint(
 ) -> None:
     """Flag operations that lose data or lock tables (reads files, no database).
 
-    Flags drop_table, drop_column, narrow_type, not_null and rename operations.
-    Acknowledge one with `# migratectl: allow <operation>` on its line or above.
+    Reads each revision's upgrade(), the functions of the same file it calls, and the SQL
+    of every op.execute(), and reports what a rule (MC101 drop-table … MC504) flags.
+    Acknowledge one with `# migratectl: allow RULE` (id or name) on its line or above.
     Exits 1 while any finding is not acknowledged.
     """
     import migratectl
+    from migratectl.commands.lint.engine import finding_text, notes_text, summary_text
 
     result = migratectl.lint(inv.settings(), rev_range)
     if json_output:
         inv.output.json(result.as_json())
     else:
         for finding in result.findings:
-            inv.output.result(str(finding))
-        open_count, total = len(result.unacknowledged), len(result.findings)
-        if open_count:
-            inv.output.info(
-                f"{open_count} of {total} finding(s) in {result.revisions} revision(s) not "
-                "acknowledged. Review each; if it is intended, add `# migratectl: allow "
-                "<operation>` on its line or the line above."
-            )
-        else:
-            inv.output.info(
-                f"{total} finding(s), all acknowledged, in {result.revisions} revision(s)."
-                if total
-                else f"No findings in {result.revisions} revision(s)."
-            )
+            inv.output.result(finding_text(finding))
+    for note in notes_text(result):
+        inv.output.info(note)
+    if not json_output:
+        inv.output.info(summary_text(result))
     if result.unacknowledged:
         raise typer.Exit(EXIT_CHECK_FAILED)

@@ -38,7 +38,7 @@ R = TypeVar("R")
 
 
 def in_project(
-    command: Callable[Concatenate[Settings | None, P], R],
+    command: Callable[Concatenate[Settings, P], R],
 ) -> Callable[Concatenate[Settings | None, P], R]:
     """Run ``command`` inside the project: its folders on sys.path and its ``run_within``
     entered, around everything that loads env.py, revisions, models and hooks."""
