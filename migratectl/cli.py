@@ -1457,37 +1457,96 @@ def lint(
             "revision. Default: all.",
         ),
     ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="text (default), json, github (workflow-command annotations) or sarif "
+            "(a SARIF 2.1.0 log for code scanning).",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Flag operations that lose data or lock tables (reads files, no database).
 
-    Flags drop_table, drop_column, narrow_type, not_null and rename operations.
-    Acknowledge one with `# migratectl: allow <operation>` on its line or above.
-    Exits 1 while any finding is not acknowledged.
+    Each finding names its rule (MC101 drop-table, MC102 drop-column, ...; [lint] disable
+    turns rules off). Acknowledge one with `# migratectl: allow RULE` (id or name) on its
+    line or above. Exits 1 while any finding is not acknowledged.
     """
     from migratectl import api
+    from migratectl.commands.lint import report
+    from migratectl.commands.lint.outcome import from_operations
 
-    result = api.lint(inv.settings(), rev_range)
-    if json_output:
-        inv.output.json({"findings": [finding.as_json() for finding in result.findings]})
+    fmt = _lint_format(output_format, json_output)
+    try:
+        settings = inv.settings()
+        outcome = from_operations(api.lint(settings, rev_range), settings)
+    except MigratectlError as exc:
+        if not json_output:  # --json gets its {"error": ...} document on the common path
+            _lint_failure(inv, fmt, exc)
+        raise
+    findings = outcome.findings
+    if fmt == "json":
+        inv.output.json(report.json_document(findings))
+        skipped = report.skipped_text(outcome.skipped_rules)
+        if skipped:
+            inv.output.info(skipped)
+    elif fmt == "sarif":
+        inv.output.json(
+            report.sarif_log(
+                findings,
+                skipped_rules=outcome.skipped_rules,
+                disabled_rules=outcome.disabled_rules,
+            )
+        )
     else:
-        for finding in result.findings:
-            inv.output.result(str(finding))
-        open_count, total = len(result.unacknowledged), len(result.findings)
-        if open_count:
-            inv.output.info(
-                f"{open_count} of {total} finding(s) in {result.revisions} revision(s) not "
-                "acknowledged. Review each; if it is intended, add `# migratectl: allow "
-                "<operation>` on its line or the line above."
-            )
-        else:
-            inv.output.info(
-                f"{total} finding(s), all acknowledged, in {result.revisions} revision(s)."
-                if total
-                else f"No findings in {result.revisions} revision(s)."
-            )
-    if result.unacknowledged:
+        lines = (
+            [report.text_line(finding) for finding in findings]
+            if fmt == "text"
+            else report.github_lines(findings, outcome.skipped_rules)
+        )
+        for line in lines:
+            inv.output.raw(line + "\n")
+        for line in report.summary_lines(findings, outcome.revisions, outcome.skipped_rules):
+            inv.output.info(line)
+    if outcome.unacknowledged:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _lint_format(output_format: str | None, json_output: bool) -> str:
+    from migratectl.commands.lint.report import FORMATS
+
+    fmt = (output_format or ("json" if json_output else "text")).strip().lower()
+    if fmt not in FORMATS:
+        raise UsageError(
+            f"--format {output_format} is not a format lint prints.",
+            hint="Use --format " + ", ".join(FORMATS) + ".",
+        )
+    if json_output and fmt != "json":
+        raise UsageError(
+            f"--json and --format {fmt} disagree: --json is --format json.",
+            hint="Give one of them.",
+        )
+    return fmt
+
+
+def _lint_failure(inv: Invocation, fmt: str, exc: MigratectlError) -> None:
+    """What stdout carries when lint could not run, beside the message on stderr: the same
+    document a finding would have gone into, so a pipeline reading it sees the failure."""
+    from migratectl.commands.lint import report
+
+    if isinstance(exc, CheckFailed):
+        return
+    message = f"{exc.message} {exc.hint}" if exc.hint else exc.message
+    if fmt == "json":
+        inv.output.json(
+            {"error": {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}}
+        )
+    elif fmt == "sarif":
+        inv.output.json(report.sarif_log([], error=(message, exc.exit_code)))
+    elif fmt == "github":
+        inv.output.raw(report.github_error(message) + "\n")
 
 
 def _without_cycle_collection(inv: Invocation) -> None:

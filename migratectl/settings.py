@@ -65,8 +65,18 @@ TOP_LEVEL_KEYS: dict[str, str] = {
     "configure": _TABLE,
     "alembic": _TABLE,
     "binds": _TABLE,
+    "lint": _TABLE,
 }
 BIND_KEYS: dict[str, str] = {"database_url": _STRING, "models": _STRING}
+_VERSION = 'a version, e.g. "16" or "8.0"'
+LINT_KEYS: dict[str, str] = {
+    "disable": _STRINGS,
+    "dialect": _STRING,
+    "postgresql_version": _VERSION,
+    "mysql_version": _VERSION,
+}
+LINT_DIALECTS = ("postgresql", "mysql", "mariadb", "sqlite")
+_VERSION_TEXT = re.compile(r"^\d+(\.\d+)*$")
 
 # [configure] keys whose string value is an import path to a callable.
 CONFIGURE_CALLABLES = frozenset(
@@ -163,6 +173,11 @@ class Settings:
     configure: dict[str, Any] = field(default_factory=dict)
     alembic: dict[str, Any] = field(default_factory=dict)
     binds: dict[str, BindSettings] = field(default_factory=dict)
+    # [lint]: the rule ids turned off, the dialect whose rules run, the servers' versions.
+    lint_disable: frozenset[str] = frozenset()
+    lint_dialect: str | None = None
+    lint_postgresql_version: tuple[int, ...] | None = None
+    lint_mysql_version: tuple[int, ...] | None = None
     config_file: Path | None = None
     x_args: list[str] = field(default_factory=list)
     # Where database_url / models / directory came from ("--database-url", a variable, a file).
@@ -276,6 +291,9 @@ def _check_type(key: str, value: Any, expected: str, where: str) -> None:
         _IMPORT_PATH: isinstance(value, str),
         _BOOL_OR_IMPORT_PATH: isinstance(value, (bool, str)),
         _STRING_OR_FALSE: isinstance(value, str) or value is False,
+        # A float is refused: 8.10 written as a number would be read as 8.1.
+        _VERSION: isinstance(value, str)
+        or (isinstance(value, int) and not isinstance(value, bool)),
     }[expected]
     if not ok:
         raise ConfigError(
@@ -336,6 +354,13 @@ def validate(table: Mapping[str, Any], where: str) -> None:
                     hint="A bind takes database_url and models.",
                 )
             _check_type(f"binds.{name}.{key}", value, BIND_KEYS[key], where)
+    for key, value in table.get("lint", {}).items():
+        if key not in LINT_KEYS:
+            raise ConfigError(
+                f'Unknown key "lint.{key}" in {where}.{_closest(key, list(LINT_KEYS))}',
+                hint="[lint] takes " + ", ".join(LINT_KEYS) + ".",
+            )
+        _check_type(f"lint.{key}", value, LINT_KEYS[key], where)
 
 
 @functools.cache
@@ -355,6 +380,52 @@ def configure_parameters() -> frozenset[str]:
     }
     documented = re.findall(r":param (\w+):", inspect.getdoc(configure) or "")
     return frozenset(named.union(documented))
+
+
+def lint_rule_ids(entries: list[str], where: str) -> frozenset[str]:
+    """The ids of the rules ``[lint] disable`` names (by id or name); an entry that names no
+    rule is an error, never silently ignored."""
+    if not entries:
+        return frozenset()
+    from migratectl.commands.lint.rules import RULES, find_rules
+
+    ids: set[str] = set()
+    for entry in entries:
+        rules = find_rules(entry)
+        if not rules:
+            known = [rule.id for rule in RULES] + [rule.name for rule in RULES]
+            match = difflib.get_close_matches(entry.strip(), known, n=1, cutoff=0.5) or (
+                difflib.get_close_matches(entry.strip().upper(), known, n=1, cutoff=0.5)
+            )
+            suggestion = f' Did you mean "{match[0]}"?' if match else ""
+            raise ConfigError(
+                f'lint.disable in {where} names "{entry}", which is no lint rule.{suggestion}',
+                hint='Name rules by id or name, e.g. disable = ["MC201", "rename-column"]; '
+                "`migratectl lint --help` and the README list them.",
+            )
+        ids.update(rule.id for rule in rules)
+    return frozenset(ids)
+
+
+def lint_dialect(value: str, where: str) -> str:
+    dialect = value.strip().lower()
+    if dialect not in LINT_DIALECTS:
+        raise ConfigError(
+            f'lint.dialect in {where} is "{value}", which is no dialect lint knows.'
+            + _closest(dialect, list(LINT_DIALECTS)),
+            hint="Use one of " + ", ".join(f'"{d}"' for d in LINT_DIALECTS) + ".",
+        )
+    return dialect
+
+
+def lint_version(key: str, value: str | int, where: str) -> tuple[int, ...]:
+    text = str(value).strip()
+    if not _VERSION_TEXT.match(text):
+        raise ConfigError(
+            f'lint.{key} in {where} is "{value}", which is not a version number.',
+            hint=f'Write the server\'s major (and minor) version, e.g. {key} = "16" or "8.0".',
+        )
+    return tuple(int(part) for part in text.split("."))
 
 
 def interpolate(value: Any, key: str, environ: Mapping[str, str]) -> Any:
@@ -700,5 +771,15 @@ def load_settings(
             database_url=resolve_sqlite_path(normalize_url(url), base) if url else None,
             models=bind.get("models"),
         )
+    lint = from_file("lint", {})
+    settings.lint_disable = lint_rule_ids(lint.get("disable", []), where)
+    if "dialect" in lint:
+        settings.lint_dialect = lint_dialect(lint["dialect"], where)
+    if "postgresql_version" in lint:
+        settings.lint_postgresql_version = lint_version(
+            "postgresql_version", lint["postgresql_version"], where
+        )
+    if "mysql_version" in lint:
+        settings.lint_mysql_version = lint_version("mysql_version", lint["mysql_version"], where)
     settings.x_args = list(x_args or [])
     return settings
