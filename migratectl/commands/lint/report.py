@@ -177,7 +177,8 @@ def project_url() -> str | None:
         label, _, url = entry.partition(",")
         if label.strip().lower() in ("homepage", "home", "repository", "source"):
             return url.strip()
-    return fields.get("Home-page") or None
+    home_page = fields.get_all("Home-page") or []
+    return home_page[0] if home_page else None
 
 
 def _sarif_driver() -> dict[str, Any]:
