@@ -393,11 +393,9 @@ def lint_rule_ids(entries: list[str], where: str) -> frozenset[str]:
     for entry in entries:
         rules = find_rules(entry)
         if not rules:
-            known = [rule.id for rule in RULES] + [rule.name for rule in RULES]
-            match = difflib.get_close_matches(entry.strip(), known, n=1, cutoff=0.5) or (
-                difflib.get_close_matches(entry.strip().upper(), known, n=1, cutoff=0.5)
-            )
-            suggestion = f' Did you mean "{match[0]}"?' if match else ""
+            known = {word.lower(): word for rule in RULES for word in (rule.id, rule.name)}
+            match = difflib.get_close_matches(entry.strip().lower(), known, n=1, cutoff=0.5)
+            suggestion = f' Did you mean "{known[match[0]]}"?' if match else ""
             raise ConfigError(
                 f'lint.disable in {where} names "{entry}", which is no lint rule.{suggestion}',
                 hint='Name rules by id or name, e.g. disable = ["MC201", "rename-column"]; '

@@ -52,10 +52,10 @@ def add_revision(
 
 def lint_project(project: Project, config: str | None = None) -> Project:
     """An initialised repository on SQLite, ``config`` (TOML) as its migratectl.toml."""
-    if config is None:
+    if not (project.path / "migrations").exists():
         project.config(models=None)
-    else:
+        result = project.run("init")
+        assert result.exit_code == 0, result
+    if config is not None:  # written after init: it may be one lint must refuse
         project.write("migratectl.toml", config)
-    result = project.run("init")
-    assert result.exit_code == 0, result
     return project
