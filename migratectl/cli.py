@@ -1470,7 +1470,7 @@ def lint(
 ) -> None:
     """Flag operations that lose data or lock tables (reads files, no database).
 
-    Each finding names its rule (MC101 drop-table, MC102 drop-column, ...; [lint] disable
+    Each finding names its rule (MC101 drop-table, MC102 drop-column and so on; [lint] disable
     turns rules off). Acknowledge one with `# migratectl: allow RULE` (id or name) on its
     line or above. Exits 1 while any finding is not acknowledged.
     """

@@ -300,8 +300,11 @@ def test_lint_reads_the_generated_history(project: Project) -> None:
 
     linted = project.run_cli("lint")
     assert linted.exit_code == 1, linted
-    findings = [line.split(": ", 1)[1] for line in linted.stdout.splitlines()]
-    assert sorted(findings) == ["b2 drop_column posts.summary", "b2 narrow_type posts.title"]
+    findings = [line.split(": ", 1)[1].split(" — ")[0] for line in linted.stdout.splitlines()]
+    assert sorted(findings) == [
+        "MC102 drop-column b2 posts.summary",
+        "MC301 narrowing-type b2 posts.title",
+    ]
     ok(project.run("lint", "a1"))
 
 

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import Project
+from conftest import Project, Result
 
 HEADER_LINES = 11  # the body's first line is line 12
 
@@ -47,6 +47,16 @@ def repo(sqlite_project: Project) -> Project:
     return sqlite_project
 
 
+def shown(result: Result) -> list[str]:
+    """The finding lines without their messages: ``path:line: RULE name REV target``, and
+    `` (allowed)`` for an acknowledged one."""
+    lines = []
+    for line in result.stdout.splitlines():
+        where, _, message = line.partition(" — ")
+        lines.append(where + (" (allowed)" if message.endswith(" (allowed)") else ""))
+    return lines
+
+
 def add_revision(project: Project, rev: str, down: str | None, body: str) -> Path:
     return project.write(f"migrations/versions/{rev}.py", revision_file(rev, down, body))
 
@@ -69,14 +79,14 @@ def test_each_operation_is_reported_with_its_line(repo: Project) -> None:
     result = repo.run("lint")
     assert result.exit_code == 1, result
     path = "migrations/versions/a1.py"
-    assert result.stdout.splitlines() == [
-        f"{path}:12: a1 drop_table legacy",
-        f"{path}:13: a1 drop_column users.age",
-        f"{path}:14: a1 narrow_type users.name",
-        f"{path}:15: a1 not_null users.email",
-        f"{path}:16: a1 not_null users.score",
-        f"{path}:17: a1 rename orders",
-        f"{path}:18: a1 rename users.nick",
+    assert shown(result) == [
+        f"{path}:12: MC101 drop-table a1 legacy",
+        f"{path}:13: MC102 drop-column a1 users.age",
+        f"{path}:14: MC301 narrowing-type a1 users.name",
+        f"{path}:15: MC402 set-not-null a1 users.email",
+        f"{path}:16: MC401 add-required-column a1 users.score",
+        f"{path}:17: MC201 rename-table a1 orders",
+        f"{path}:18: MC202 rename-column a1 users.nick",
     ]
     assert "7 of 7 finding(s) in 1 revision(s) not acknowledged" in result.stderr
     assert not (repo.path / "app.db").exists()  # no database was opened, not even created
@@ -96,28 +106,32 @@ def test_json_document(repo: Project) -> None:
     result = repo.run("lint", "--json")
     assert result.exit_code == 1, result
     path = "migrations/versions/a1.py"
-    assert json.loads(result.stdout) == {
-        "findings": [
-            {
-                "revision": "a1",
-                "path": path,
-                "line": 13,
-                "operation": "drop_column",
-                "table": "users",
-                "column": "age",
-                "acknowledged": True,
-            },
-            {
-                "revision": "a1",
-                "path": path,
-                "line": 14,
-                "operation": "drop_table",
-                "table": "legacy",
-                "column": None,
-                "acknowledged": False,
-            },
-        ]
-    }
+    findings = json.loads(result.stdout)["findings"]
+    assert all(finding.pop("message") for finding in findings)
+    assert findings == [
+        {
+            "rule": "MC102",
+            "name": "drop-column",
+            "revision": "a1",
+            "path": path,
+            "line": 13,
+            "operation": "drop_column",
+            "table": "users",
+            "column": "age",
+            "acknowledged": True,
+        },
+        {
+            "rule": "MC101",
+            "name": "drop-table",
+            "revision": "a1",
+            "path": path,
+            "line": 14,
+            "operation": "drop_table",
+            "table": "legacy",
+            "column": None,
+            "acknowledged": False,
+        },
+    ]
 
 
 def test_batch_operations_take_the_table_of_the_with(repo: Project) -> None:
@@ -137,10 +151,10 @@ def test_batch_operations_take_the_table_of_the_with(repo: Project) -> None:
         """,
     )
     result = repo.run("lint")
-    assert result.stdout.splitlines() == [
-        "migrations/versions/a1.py:13: a1 drop_column users.age",
-        "migrations/versions/a1.py:14: a1 narrow_type users.name",
-        "migrations/versions/a1.py:19: a1 drop_column orders.note",
+    assert shown(result) == [
+        "migrations/versions/a1.py:13: MC102 drop-column a1 users.age",
+        "migrations/versions/a1.py:14: MC301 narrowing-type a1 users.name",
+        "migrations/versions/a1.py:19: MC102 drop-column a1 orders.note",
     ]
 
 
@@ -162,11 +176,11 @@ def test_acknowledged_on_the_line_or_the_comment_lines_above(repo: Project) -> N
     )
     result = repo.run("lint")
     assert result.exit_code == 0, result
-    assert result.stdout.splitlines() == [
-        "migrations/versions/a1.py:12: a1 drop_table legacy (allowed)",
-        "migrations/versions/a1.py:14: a1 drop_column users.age (allowed)",
-        "migrations/versions/a1.py:17: a1 rename orders (allowed)",
-        "migrations/versions/a1.py:18: a1 rename users.nick (allowed)",
+    assert shown(result) == [
+        "migrations/versions/a1.py:12: MC101 drop-table a1 legacy (allowed)",
+        "migrations/versions/a1.py:14: MC102 drop-column a1 users.age (allowed)",
+        "migrations/versions/a1.py:17: MC201 rename-table a1 orders (allowed)",
+        "migrations/versions/a1.py:18: MC202 rename-column a1 users.nick (allowed)",
     ]
     assert "4 finding(s), all acknowledged, in 1 revision(s)." in result.stderr
 
@@ -186,10 +200,10 @@ def test_an_allow_comment_names_its_operations(repo: Project) -> None:
     result = repo.run("lint")
     assert result.exit_code == 1, result
     # Wrong name above; the trailing comment of line 14 is not a comment line above line 15.
-    assert result.stdout.splitlines() == [
-        "migrations/versions/a1.py:13: a1 drop_column users.age",
-        "migrations/versions/a1.py:14: a1 drop_table legacy (allowed)",
-        "migrations/versions/a1.py:15: a1 drop_column users.email",
+    assert shown(result) == [
+        "migrations/versions/a1.py:13: MC102 drop-column a1 users.age",
+        "migrations/versions/a1.py:14: MC101 drop-table a1 legacy (allowed)",
+        "migrations/versions/a1.py:15: MC102 drop-column a1 users.email",
     ]
 
 
@@ -225,15 +239,15 @@ def test_type_changes_that_narrow(repo: Project, existing: str, new: str, narrow
         repo, "a1", None, f'op.alter_column("t", "c", existing_type={existing}, type_={new})'
     )
     result = repo.run("lint")
-    expected = ["migrations/versions/a1.py:12: a1 narrow_type t.c"] if narrows else []
-    assert result.stdout.splitlines() == expected
+    expected = ["migrations/versions/a1.py:12: MC301 narrowing-type a1 t.c"] if narrows else []
+    assert shown(result) == expected
     assert result.exit_code == (1 if narrows else 0), result
 
 
 def test_a_type_change_without_existing_type_is_reported(repo: Project) -> None:
     add_revision(repo, "a1", None, 'op.alter_column("t", "c", type_=sa.String(100))')
     result = repo.run("lint")
-    assert result.stdout.splitlines() == ["migrations/versions/a1.py:12: a1 narrow_type t.c"]
+    assert shown(result) == ["migrations/versions/a1.py:12: MC301 narrowing-type a1 t.c"]
 
 
 def test_not_null_needs_a_server_default_on_an_existing_table(repo: Project) -> None:
@@ -253,9 +267,9 @@ def test_not_null_needs_a_server_default_on_an_existing_table(repo: Project) -> 
         """,
     )
     result = repo.run("lint")
-    assert result.stdout.splitlines() == [
-        "migrations/versions/a1.py:16: a1 not_null users.z",
-        "migrations/versions/a1.py:19: a1 not_null users.c",
+    assert shown(result) == [
+        "migrations/versions/a1.py:16: MC401 add-required-column a1 users.z",
+        "migrations/versions/a1.py:19: MC402 set-not-null a1 users.c",
     ]
 
 
@@ -265,16 +279,16 @@ def test_upgrade_only_and_the_range(repo: Project) -> None:
     add_revision(repo, "c3", "b2", 'op.create_table("three", sa.Column("id", sa.Integer()))')
 
     everything = repo.run("lint")
-    assert everything.stdout.splitlines() == [  # oldest first; downgrade() is not read
-        "migrations/versions/a1.py:12: a1 drop_table one",
-        "migrations/versions/b2.py:12: b2 drop_table two",
+    assert shown(everything) == [  # oldest first; downgrade() is not read
+        "migrations/versions/a1.py:12: MC101 drop-table a1 one",
+        "migrations/versions/b2.py:12: MC101 drop-table b2 two",
     ]
     assert "in 3 revision(s)" in everything.stderr
 
     from_b2 = repo.run("lint", "b2:")
-    assert from_b2.stdout.splitlines() == ["migrations/versions/b2.py:12: b2 drop_table two"]
+    assert shown(from_b2) == ["migrations/versions/b2.py:12: MC101 drop-table b2 two"]
     only_a1 = repo.run("lint", "base:a1")
-    assert only_a1.stdout.splitlines() == ["migrations/versions/a1.py:12: a1 drop_table one"]
+    assert shown(only_a1) == ["migrations/versions/a1.py:12: MC101 drop-table a1 one"]
     just_c3 = repo.run("lint", "c3")
     assert (just_c3.exit_code, just_c3.stdout) == (0, "")
     assert "No findings in 1 revision(s)." in just_c3.stderr
@@ -324,9 +338,9 @@ def test_multidb_upgrade_functions_and_op_alias(repo: Project) -> None:
         ''',
     )
     result = repo.run("lint")
-    assert result.stdout.splitlines() == [
-        "migrations/versions/a1.py:13: a1 drop_table main_table",
-        "migrations/versions/a1.py:17: a1 drop_column accounts.email",
+    assert shown(result) == [
+        "migrations/versions/a1.py:13: MC101 drop-table a1 main_table",
+        "migrations/versions/a1.py:17: MC102 drop-column a1 accounts.email",
     ]
 
 
@@ -336,7 +350,7 @@ def test_lint_needs_no_database_url(sqlite_project: Project) -> None:
     add_revision(sqlite_project, "a1", None, 'op.drop_column("users", "age")')
     result = sqlite_project.run_cli("lint")
     assert result.exit_code == 1, result
-    assert result.stdout == "migrations/versions/a1.py:12: a1 drop_column users.age\n"
+    assert shown(result) == ["migrations/versions/a1.py:12: MC102 drop-column a1 users.age"]
 
 
 def test_installed_command_json_and_exit_code(repo: Project) -> None:
