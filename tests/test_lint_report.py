@@ -1,6 +1,7 @@
 """``migratectl lint --format text|json|github|sarif``: what each format prints, checked
 against its own definition — SPEC §3 for json, GitHub's workflow-command syntax for github,
-the SARIF 2.1.0 JSON schema (vendored in tests/data) for sarif."""
+the SARIF 2.1.0 JSON schema for sarif (tests/data/sarif-schema-2.1.0.json, OASIS's schema as
+published with the 2.1.0 errata, from oasis-tcs/sarif-spec sarif-2.1/schema/)."""
 
 from __future__ import annotations
 
