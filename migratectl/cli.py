@@ -307,6 +307,7 @@ class Invocation:
         self,
         *,
         config_must_exist: bool = True,
+        url_needed: bool = True,  # False: the command reads only the revision files
         lock_timeout: float | None = None,
         ddl_lock_timeout: float | None = None,
     ) -> Settings:
@@ -321,6 +322,7 @@ class Invocation:
             lock_timeout=lock_timeout,
             ddl_lock_timeout=ddl_lock_timeout,
             config_must_exist=config_must_exist,
+            url_needed=url_needed,
         )
         urls = [settings.database_url, *(bind.database_url for bind in settings.binds.values())]
         for url in urls:
@@ -1206,7 +1208,7 @@ def history(
     from migratectl import api
 
     revisions, current_heads = api.history(
-        inv.settings(), rev_range, indicate_current=indicate_current
+        inv.settings(url_needed=indicate_current), rev_range, indicate_current=indicate_current
     )
     if json_output:
         document = _json_revisions(revisions)
@@ -1235,7 +1237,7 @@ def show(
     """Show one revision."""
     from migratectl import api
 
-    revisions = api.show(inv.settings(), rev)
+    revisions = api.show(inv.settings(url_needed=False), rev)
     if json_output:
         if len(revisions) == 1:
             inv.output.json(revisions[0].as_json())
@@ -1257,7 +1259,7 @@ def heads(
     """Show the head revisions."""
     from migratectl import api
 
-    revisions = api.heads(inv.settings(), resolve_dependencies=resolve_dependencies)
+    revisions = api.heads(inv.settings(url_needed=False), resolve_dependencies=resolve_dependencies)
     if json_output:
         inv.output.json(_json_revisions(revisions))
         return
@@ -1274,7 +1276,7 @@ def branches(
     """Show the branch points."""
     from migratectl import api
 
-    settings = inv.settings()
+    settings = inv.settings(url_needed=False)
     revisions = api.branches(settings)
     if json_output:
         inv.output.json(_json_revisions(revisions))
@@ -1480,7 +1482,7 @@ def lint(
 
     fmt = _lint_format(output_format, json_output)
     try:
-        settings = inv.settings()
+        settings = inv.settings(url_needed=False)  # lint reads the URL's dialect, no more
         outcome = from_operations(api.lint(settings, rev_range), settings)
     except MigratectlError as exc:
         if not json_output:  # --json gets its {"error": ...} document on the common path

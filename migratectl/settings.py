@@ -645,8 +645,13 @@ def load_settings(
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
     config_must_exist: bool = True,
+    url_needed: bool = True,
 ) -> Settings:
-    """Merge flags (the keyword arguments), the environment, the file and the defaults."""
+    """Merge flags (the keyword arguments), the environment, the file and the defaults.
+
+    ``url_needed=False`` (lint, which only reads the URL's dialect): a ``database_url`` in the
+    file whose ``${VAR}`` is not set is left out instead of being an error, as on a developer's
+    machine or a CI job that has no database."""
     env = os.environ if environ is None else environ
     here = (cwd or Path.cwd()).resolve()
 
@@ -695,8 +700,12 @@ def load_settings(
         settings.database_url = env[ENV_DATABASE_URL_FALLBACK]
         sources["database_url"] = ENV_DATABASE_URL_FALLBACK
     elif "database_url" in table:
-        settings.database_url = resolve_sqlite_path(from_file("database_url"), base)
-        sources["database_url"] = where
+        try:
+            settings.database_url = resolve_sqlite_path(from_file("database_url"), base)
+            sources["database_url"] = where
+        except ConfigError:
+            if url_needed:
+                raise
     if settings.database_url:
         settings.database_url = normalize_url(settings.database_url)
         check_url_login(settings.database_url, sources["database_url"])

@@ -161,3 +161,25 @@ def test_pre_commit_try_repo_runs_both_hooks(sqlite_project: Project, tmp_path: 
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert re.search(r"migratectl lint\.+Passed", passing.stdout), passing.stdout
     assert re.search(r"migratectl single head\.+Passed", passing.stdout), passing.stdout
+
+
+def test_both_hooks_run_where_the_database_url_variable_is_not_set(
+    sqlite_project: Project,
+) -> None:
+    """A developer's machine or a CI job without the database's variable: neither hook needs
+    the URL (lint reads only its dialect), so neither fails for want of it."""
+    project = lint_project(sqlite_project, 'database_url = "${APP_DATABASE_URL}"\n')
+    add_revision(project, "a1", None, 'op.drop_column("users", "age")')
+    add_revision(project, "b2", "a1", 'op.add_column("t", sa.Column("y", sa.Integer()))')
+
+    lint = run_hook(project, "migratectl-lint")
+    assert lint.exit_code == 1, lint
+    assert "MC102 drop-column a1 users.age" in lint.stdout
+    assert "no database dialect is known" in lint.stderr
+    heads = run_hook(project, "migratectl-check-heads")
+    assert heads.exit_code == 0, heads
+
+    # A command that needs the database still says which variable is missing.
+    current = project.run("current")
+    assert current.exit_code == 2, current
+    assert "uses the environment variable APP_DATABASE_URL, which is not set" in current.stderr
