@@ -106,11 +106,8 @@ def escape_property(text: str) -> str:
 def workflow_command(command: str, message: str, **properties: str | int) -> str:
     """``::command k=v,k=v::message``, every part escaped."""
     props = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items())
-    return (
-        f"::{command} {props}::{escape_data(message)}"
-        if props
-        else (f"::{command}::{escape_data(message)}")
-    )
+    head = f"{command} {props}" if props else command
+    return f"::{head}::{escape_data(message)}"
 
 
 def github_lines(findings: Sequence[Finding], skipped_rules: Collection[str] = ()) -> list[str]:
@@ -124,7 +121,7 @@ def github_lines(findings: Sequence[Finding], skipped_rules: Collection[str] = (
         workflow_command(
             "error",
             f"{finding.message} ({finding.revision}, {target(finding)})",
-            file=finding.path,
+            file=finding.path.replace("\\", "/"),
             line=finding.line,
             title=f"{finding.rule} {finding.name}",
         )
