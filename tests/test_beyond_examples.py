@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -133,43 +134,96 @@ def _cli_commands() -> set[str]:
     return set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
 
 
+_SHELL_OPERATORS = (">", "|", "||", "&&", ";")
+
+
 def _migratectl_lines(text: str) -> list[list[str]]:
-    return [
-        shlex.split(line.strip())
-        for line in text.splitlines()
-        if line.strip().startswith("migratectl ")
-    ]
+    """Each migratectl command of a shell script, its words up to a redirection or operator."""
+    commands = []
+    for line in text.splitlines():
+        if line.strip().startswith("migratectl "):
+            words = shlex.split(line.strip())
+            cut = next((i for i, w in enumerate(words) if w in _SHELL_OPERATORS), len(words))
+            commands.append(words[:cut])
+    return commands
 
 
-def _workflow_commands() -> list[list[str]]:
+def _workflow() -> dict[str, Any]:
     workflow = yaml.safe_load((CI / "github-actions.yml").read_text())
     triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
     assert set(triggers) == {"push", "pull_request"}
-    [job] = workflow["jobs"].values()
-    assert "MIGRATECTL_DATABASE_URL" in job["env"]
-    assert "postgres" in job["services"]
-    return [words for step in job["steps"] for words in _migratectl_lines(step.get("run", ""))]
+    assert set(workflow["jobs"]) == {"lint", "migrations"}
+    return dict(workflow["jobs"])
 
 
-def _hooks(name: str) -> list[dict[str, object]]:
-    document = yaml.safe_load((CI / name).read_text())
+def _workflow_commands() -> list[list[str]]:
+    jobs = _workflow()
+    assert "MIGRATECTL_DATABASE_URL" in jobs["migrations"]["env"]
+    assert "postgres" in jobs["migrations"]["services"]
+    assert "services" not in jobs["lint"]  # lint needs no database
+    return [
+        words
+        for job in jobs.values()
+        for step in job["steps"]
+        for words in _migratectl_lines(step.get("run", ""))
+    ]
+
+
+def _hooks(path: Path) -> list[dict[str, object]]:
+    document = yaml.safe_load(path.read_text())
     if isinstance(document, dict):  # .pre-commit-config.yaml: repos -> hooks
         return [hook for repo in document["repos"] for hook in repo["hooks"]]
     return list(document)
 
 
+PUBLISHED_HOOKS = ROOT / ".pre-commit-hooks.yaml"
+PRE_COMMIT_CONFIG = CI / ".pre-commit-config.yaml"
+
+
+def _hook_commands() -> list[list[str]]:
+    """The migratectl commands of the published hooks and of the example's local hooks."""
+    local = [
+        hook
+        for repo in yaml.safe_load(PRE_COMMIT_CONFIG.read_text())["repos"]
+        if repo["repo"] == "local"
+        for hook in repo["hooks"]
+    ]
+    entries = [shlex.split(str(hook["entry"])) for hook in [*_hooks(PUBLISHED_HOOKS), *local]]
+    return [words for words in entries if words[0] == "migratectl"]
+
+
+def test_ci_example_uses_github_annotations_code_scanning_and_the_hooks() -> None:
+    lint_steps = _workflow()["lint"]["steps"]
+    runs = [step.get("run", "") for step in lint_steps]
+    assert "migratectl lint --format github" in runs
+    sarif_run = next(run for run in runs if "--format sarif" in run)
+    [upload] = [
+        s
+        for s in lint_steps
+        if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif@")
+    ]
+    assert f"> {upload['with']['sarif_file']} " in sarif_run
+    assert _workflow()["lint"]["permissions"]["security-events"] == "write"
+
+    document = yaml.safe_load(PRE_COMMIT_CONFIG.read_text())
+    remote = [repo for repo in document["repos"] if repo["repo"] != "local"]
+    published = {hook["id"] for hook in _hooks(PUBLISHED_HOOKS)}
+    assert {hook["id"] for repo in remote for hook in repo["hooks"]} == published
+    local = [
+        hook for repo in document["repos"] if repo["repo"] == "local" for hook in repo["hooks"]
+    ]
+    assert [hook["id"] for hook in local] == ["migratectl-check"]
+
+
 def test_ci_example_commands_exist_in_the_cli() -> None:
     commands = _cli_commands()
     workflow = _workflow_commands()
-    assert [words[1] for words in workflow] == ["lint", "verify", "upgrade", "check"]
-    for name in (".pre-commit-hooks.yaml", ".pre-commit-config.yaml"):
-        hooks = _hooks(name)
-        assert {hook["id"] for hook in hooks} == {"migratectl-check", "migratectl-lint"}
-        for hook in hooks:
+    assert [words[1] for words in workflow] == ["lint", "lint", "verify", "upgrade", "check"]
+    for hook in _hooks(PUBLISHED_HOOKS) + _hooks(PRE_COMMIT_CONFIG):
+        if "entry" in hook:  # a hook taken from a repository names only its id
             assert {"id", "name", "entry", "language"} <= set(hook)
             assert hook["pass_filenames"] is False  # these commands take no file names
-            workflow.append(shlex.split(str(hook["entry"])))
-    for words in workflow:
+    for words in workflow + _hook_commands():
         assert words[0] == "migratectl"
         assert words[1] in commands, words
         help_text = CliRunner().invoke(app, [words[1], "--help"]).stdout
@@ -186,8 +240,7 @@ def test_ci_example_commands_pass_on_an_adopted_project(tmp_path: Path, database
     assert project.run("adopt").exit_code == 0
 
     ci_env = {"MIGRATECTL_DATABASE_URL": database_url}
-    hooks = [shlex.split(str(hook["entry"])) for hook in _hooks(".pre-commit-hooks.yaml")]
-    for words in _workflow_commands() + hooks:
+    for words in _workflow_commands() + _hook_commands():
         result = project.run(*words[1:], env=ci_env)
         assert result.exit_code == 0, (words, result)
     ci_database = Project(tmp_path, database_url)

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import Project
+from conftest import Project, Result
 
 HEADER_LINES = 11  # the body's first line is line 12
 
@@ -45,6 +45,16 @@ def repo(sqlite_project: Project) -> Project:
     sqlite_project.config(models=None)
     assert sqlite_project.run("init").exit_code == 0
     return sqlite_project
+
+
+def shown(result: Result) -> list[str]:
+    """The finding lines without their messages: ``path:line: RULE name REV target``, and
+    `` (allowed)`` for an acknowledged one."""
+    lines = []
+    for line in result.stdout.splitlines():
+        where, _, message = line.partition(" — ")
+        lines.append(where + (" (allowed)" if message.endswith(" (allowed)") else ""))
+    return lines
 
 
 def add_revision(project: Project, rev: str, down: str | None, body: str) -> Path:

@@ -51,9 +51,11 @@ def test_the_readme_says_what_migratectl_is_before_how_to_set_it_up() -> None:
 
 def test_the_ci_example_installs_migratectl_from_its_repository() -> None:
     workflow = yaml.safe_load((ROOT / "examples" / "ci" / "github-actions.yml").read_text())
-    [job] = workflow["jobs"].values()
-    installs = [step["run"] for step in job["steps"] if "pip install" in step.get("run", "")]
-    assert installs == ['pip install -e . "migratectl[postgres] @ ${MIGRATECTL_SOURCE}"']
-    assert re.fullmatch(r"git\+https://\S+\.git", job["env"]["MIGRATECTL_SOURCE"])
+    jobs = workflow["jobs"]
+    for name, extra in (("lint", ""), ("migrations", "[postgres]")):
+        job = jobs[name]
+        installs = [step["run"] for step in job["steps"] if "pip install" in step.get("run", "")]
+        assert installs == [f'pip install -e . "migratectl{extra} @ ${{MIGRATECTL_SOURCE}}"']
+        assert re.fullmatch(r"git\+https://\S+\.git", job["env"]["MIGRATECTL_SOURCE"])
     readme = (ROOT / "README.md").read_text()
     assert "From a checkout of this repository" in readme  # no release: the README's way too

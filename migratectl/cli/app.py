@@ -119,6 +119,7 @@ class Invocation:
         self,
         *,
         config_must_exist: bool = True,
+        url_needed: bool = True,  # False: the command reads only the revision files
         lock_timeout: float | None = None,
         ddl_lock_timeout: float | None = None,
     ) -> Settings:
@@ -133,6 +134,7 @@ class Invocation:
             lock_timeout=lock_timeout,
             ddl_lock_timeout=ddl_lock_timeout,
             config_must_exist=config_must_exist,
+            url_needed=url_needed,
         )
         urls = [settings.database_url, *(bind.database_url for bind in settings.binds.values())]
         for url in urls:

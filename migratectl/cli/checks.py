@@ -12,6 +12,9 @@ from migratectl.cli.params import JsonOption, ScratchUrlOption
 from migratectl.cli.render import shown_path
 from migratectl.errors import (
     EXIT_CHECK_FAILED,
+    CheckFailed,
+    MigratectlError,
+    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -103,27 +106,95 @@ def lint(
             "revision. Default: all.",
         ),
     ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="text (default), json, github (workflow-command annotations) or sarif "
+            "(a SARIF 2.1.0 log for code scanning).",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Flag operations that lose data or lock tables (reads files, no database).
 
     Reads each revision's upgrade(), the functions of the same file it calls, and the SQL
-    of every op.execute(), and reports what a rule (MC101 drop-table … MC504) flags.
-    Acknowledge one with `# migratectl: allow RULE` (id or name) on its line or above.
-    Exits 1 while any finding is not acknowledged.
+    of every op.execute(), and reports what a rule (MC101 drop-table … MC504) flags;
+    [lint] disable turns rules off. Acknowledge one with `# migratectl: allow RULE` (id or
+    name) on its line or above. Exits 1 while any finding is not acknowledged.
     """
     import migratectl
-    from migratectl.commands.lint.engine import finding_text, notes_text, summary_text
+    from migratectl.commands.lint import report
 
-    result = migratectl.lint(inv.settings(), rev_range)
-    if json_output:
-        inv.output.json(result.as_json())
+    fmt = _lint_format(output_format, json_output)
+    try:
+        settings = inv.settings(url_needed=False)  # lint reads the URL's dialect, no more
+        result = migratectl.lint(settings, rev_range)
+    except MigratectlError as exc:
+        if not json_output:  # --json gets its {"error": ...} document on the common path
+            _lint_failure(inv, fmt, exc)
+        raise
+    findings = result.findings
+    for line in report.unread_lines(result.unread):
+        inv.output.info(line)
+    if fmt == "json":
+        inv.output.json(report.json_document(findings))
+        skipped = report.skipped_text(result.skipped_rules)
+        if skipped:
+            inv.output.info(skipped)
+    elif fmt == "sarif":
+        inv.output.json(
+            report.sarif_log(
+                findings,
+                skipped_rules=result.skipped_rules,
+                disabled_rules=result.disabled_rules,
+            )
+        )
     else:
-        for finding in result.findings:
-            inv.output.result(finding_text(finding))
-    for note in notes_text(result):
-        inv.output.info(note)
-    if not json_output:
-        inv.output.info(summary_text(result))
+        lines = (
+            [report.text_line(finding) for finding in findings]
+            if fmt == "text"
+            else report.github_lines(findings, result.skipped_rules)
+        )
+        for line in lines:
+            inv.output.raw(line + "\n")
+        for line in report.summary_lines(findings, result.revisions, result.skipped_rules):
+            inv.output.info(line)
     if result.unacknowledged:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _lint_format(output_format: str | None, json_output: bool) -> str:
+    from migratectl.commands.lint.report import FORMATS
+
+    fmt = (output_format or ("json" if json_output else "text")).strip().lower()
+    if fmt not in FORMATS:
+        raise UsageError(
+            f"--format {output_format} is not a format lint prints.",
+            hint="Use --format " + ", ".join(FORMATS) + ".",
+        )
+    if json_output and fmt != "json":
+        raise UsageError(
+            f"--json and --format {fmt} disagree: --json is --format json.",
+            hint="Give one of them.",
+        )
+    return fmt
+
+
+def _lint_failure(inv: Invocation, fmt: str, exc: MigratectlError) -> None:
+    """What stdout carries when lint could not run, beside the message on stderr: the same
+    document a finding would have gone into, so a pipeline reading it sees the failure."""
+    from migratectl.commands.lint import report
+
+    if isinstance(exc, CheckFailed):
+        return
+    message = f"{exc.message} {exc.hint}" if exc.hint else exc.message
+    if fmt == "json":
+        inv.output.json(
+            {"error": {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}}
+        )
+    elif fmt == "sarif":
+        inv.output.json(report.sarif_log([], error=(message, exc.exit_code)))
+    elif fmt == "github":
+        inv.output.raw(report.github_error(message) + "\n")

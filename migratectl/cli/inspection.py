@@ -80,7 +80,9 @@ def history(
     """List revisions, newest first."""
     import migratectl
 
-    revisions = migratectl.history(inv.settings(), rev_range, indicate_current=indicate_current)
+    revisions = migratectl.history(
+        inv.settings(url_needed=indicate_current), rev_range, indicate_current=indicate_current
+    )
     if json_output:
         inv.output.json(revisions.as_json())
         return
@@ -105,7 +107,7 @@ def show(
     """Show one revision."""
     import migratectl
 
-    revisions = migratectl.show(inv.settings(), rev)
+    revisions = migratectl.show(inv.settings(url_needed=False), rev)
     if json_output:
         one = len(revisions) == 1  # `show REV` is one revision; a branch label may name more
         inv.output.json(revisions[0].as_json() if one else revisions.as_json())
@@ -125,7 +127,9 @@ def heads(
     """Show the head revisions."""
     import migratectl
 
-    revisions = migratectl.heads(inv.settings(), resolve_dependencies=resolve_dependencies)
+    revisions = migratectl.heads(
+        inv.settings(url_needed=False), resolve_dependencies=resolve_dependencies
+    )
     if json_output:
         inv.output.json(revisions.as_json())
         return
@@ -143,7 +147,7 @@ def branches(
     import migratectl
     from migratectl.repository.revisions import next_revisions
 
-    settings = inv.settings()
+    settings = inv.settings(url_needed=False)
     revisions = migratectl.branches(settings)
     if json_output:
         inv.output.json(revisions.as_json())

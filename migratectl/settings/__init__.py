@@ -30,7 +30,14 @@ from migratectl.settings.sources import (
     read_config_file,
     resolve_sqlite_path,
 )
-from migratectl.settings.validation import check_alembic_options, check_file_template, validate
+from migratectl.settings.validation import (
+    check_alembic_options,
+    check_file_template,
+    lint_dialect,
+    lint_rule_ids,
+    lint_version,
+    validate,
+)
 
 DEFAULT_DIRECTORY = "migrations"
 DEFAULT_LOCK_TIMEOUT = 600.0
@@ -72,6 +79,11 @@ class Settings:
     configure: dict[str, Any] = field(default_factory=dict)
     alembic: dict[str, Any] = field(default_factory=dict)
     binds: dict[str, BindSettings] = field(default_factory=dict)
+    # [lint]: the rule ids turned off, the dialect whose rules run, the servers' versions.
+    lint_disable: frozenset[str] = frozenset()
+    lint_dialect: str | None = None
+    lint_postgresql_version: tuple[int, ...] | None = None
+    lint_mysql_version: tuple[int, ...] | None = None
     config_file: Path | None = None
     x_args: list[str] = field(default_factory=list)
     # Where database_url / models / directory came from ("--database-url", a variable, a file).
@@ -129,8 +141,13 @@ def load_settings(
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
     config_must_exist: bool = True,
+    url_needed: bool = True,
 ) -> Settings:
-    """Merge flags (the keyword arguments), the environment, the file and the defaults."""
+    """Merge flags (the keyword arguments), the environment, the file and the defaults.
+
+    ``url_needed=False`` (lint, which only reads the URL's dialect): a ``database_url`` in the
+    file whose ``${VAR}`` is not set is left out instead of being an error, as on a developer's
+    machine or a CI job that has no database."""
     env = os.environ if environ is None else environ
     here = (cwd or Path.cwd()).resolve()
 
@@ -179,8 +196,12 @@ def load_settings(
         settings.database_url = env[ENV_DATABASE_URL_FALLBACK]
         sources["database_url"] = ENV_DATABASE_URL_FALLBACK
     elif "database_url" in table:
-        settings.database_url = resolve_sqlite_path(from_file("database_url"), base)
-        sources["database_url"] = where
+        try:
+            settings.database_url = resolve_sqlite_path(from_file("database_url"), base)
+            sources["database_url"] = where
+        except ConfigError:
+            if url_needed:
+                raise
     if settings.database_url:
         settings.database_url = normalize_url(settings.database_url)
         check_url_login(settings.database_url, sources["database_url"])
@@ -253,5 +274,15 @@ def load_settings(
             database_url=resolve_sqlite_path(normalize_url(url), base) if url else None,
             models=bind.get("models"),
         )
+    lint = from_file("lint", {})
+    settings.lint_disable = lint_rule_ids(lint.get("disable", []), where)
+    if "dialect" in lint:
+        settings.lint_dialect = lint_dialect(lint["dialect"], where)
+    if "postgresql_version" in lint:
+        settings.lint_postgresql_version = lint_version(
+            "postgresql_version", lint["postgresql_version"], where
+        )
+    if "mysql_version" in lint:
+        settings.lint_mysql_version = lint_version("mysql_version", lint["mysql_version"], where)
     settings.x_args = list(x_args or [])
     return settings

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from migratectl.errors import ConfigError
+from migratectl.lint_rules import RULES, find_rules
 
 # key -> (expected type description, validator)
 _STRING = "a string"
@@ -62,10 +63,18 @@ TOP_LEVEL_KEYS: dict[str, str] = {
     "configure": _TABLE,
     "alembic": _TABLE,
     "binds": _TABLE,
+    "lint": _TABLE,
 }
-
-
 BIND_KEYS: dict[str, str] = {"database_url": _STRING, "models": _STRING}
+_VERSION = 'a version, e.g. "16" or "8.0"'
+LINT_KEYS: dict[str, str] = {
+    "disable": _STRINGS,
+    "dialect": _STRING,
+    "postgresql_version": _VERSION,
+    "mysql_version": _VERSION,
+}
+LINT_DIALECTS = ("postgresql", "mysql", "mariadb", "sqlite")
+_VERSION_TEXT = re.compile(r"^\d+(\.\d+)*$")
 
 
 # [configure] keys whose string value is an import path to a callable.
@@ -152,6 +161,9 @@ def _check_type(key: str, value: Any, expected: str, where: str) -> None:
         _IMPORT_PATH: isinstance(value, str),
         _BOOL_OR_IMPORT_PATH: isinstance(value, (bool, str)),
         _STRING_OR_FALSE: isinstance(value, str) or value is False,
+        # A float is refused: 8.10 written as a number would be read as 8.1.
+        _VERSION: isinstance(value, str)
+        or (isinstance(value, int) and not isinstance(value, bool)),
     }[expected]
     if not ok:
         raise ConfigError(
@@ -212,6 +224,13 @@ def validate(table: Mapping[str, Any], where: str) -> None:
                     hint="A bind takes database_url and models.",
                 )
             _check_type(f"binds.{name}.{key}", value, BIND_KEYS[key], where)
+    for key, value in table.get("lint", {}).items():
+        if key not in LINT_KEYS:
+            raise ConfigError(
+                f'Unknown key "lint.{key}" in {where}.{_closest(key, list(LINT_KEYS))}',
+                hint="[lint] takes " + ", ".join(LINT_KEYS) + ".",
+            )
+        _check_type(f"lint.{key}", value, LINT_KEYS[key], where)
 
 
 @functools.cache
@@ -333,3 +352,43 @@ def check_alembic_options(options: Mapping[str, Any], where: str) -> None:
                 + ", ".join(f'"{s}"' for s in _ALEMBIC_SEPARATORS)
                 + f", not {_describe(value)}.",
             )
+
+
+def lint_rule_ids(entries: list[str], where: str) -> frozenset[str]:
+    """The ids of the rules ``[lint] disable`` names (by id or name); an entry that names no
+    rule is an error, never silently ignored."""
+    ids: set[str] = set()
+    for entry in entries:
+        rules = find_rules(entry)
+        if not rules:
+            known = {word.lower(): word for rule in RULES for word in (rule.id, rule.name)}
+            match = difflib.get_close_matches(entry.strip().lower(), known, n=1, cutoff=0.5)
+            suggestion = f' Did you mean "{known[match[0]]}"?' if match else ""
+            raise ConfigError(
+                f'lint.disable in {where} names "{entry}", which is no lint rule.{suggestion}',
+                hint='Name rules by id or name, e.g. disable = ["MC201", "rename-column"]; '
+                "`migratectl lint --help` and the README list them.",
+            )
+        ids.update(rule.id for rule in rules)
+    return frozenset(ids)
+
+
+def lint_dialect(value: str, where: str) -> str:
+    dialect = value.strip().lower()
+    if dialect not in LINT_DIALECTS:
+        raise ConfigError(
+            f'lint.dialect in {where} is "{value}", which is no dialect lint knows.'
+            + _closest(dialect, list(LINT_DIALECTS)),
+            hint="Use one of " + ", ".join(f'"{d}"' for d in LINT_DIALECTS) + ".",
+        )
+    return dialect
+
+
+def lint_version(key: str, value: str | int, where: str) -> tuple[int, ...]:
+    text = str(value).strip()
+    if not _VERSION_TEXT.match(text):
+        raise ConfigError(
+            f'lint.{key} in {where} is "{value}", which is not a version number.',
+            hint=f'Write the server\'s major (and minor) version, e.g. {key} = "16" or "8.0".',
+        )
+    return tuple(int(part) for part in text.split("."))

@@ -20,9 +20,9 @@ from migratectl.commands.lint.markers import Markers, read_markers, rules_named
 from migratectl.commands.lint.operations import Operation
 from migratectl.commands.lint.reader import read_upgrade
 from migratectl.commands.lint.replay import Schema
-from migratectl.commands.lint.rules import BY_ID, RULES, Finding
 from migratectl.commands.lint.sql import read_sql
 from migratectl.errors import ConfigError, UsageError
+from migratectl.lint_rules import BY_ID, RULES, Finding
 from migratectl.output import display_path
 from migratectl.settings import Settings
 
@@ -276,45 +276,3 @@ def _unknown_marker(revision: str, shown: str, line: int, word: str) -> Finding:
         ),
         acknowledged=False,
     )
-
-
-# ---------------------------------------------------------------------- text output
-
-
-def finding_text(finding: Finding) -> str:
-    """``path:line: MC102 drop-column REV table.column — message`` (+ ``(allowed)``)."""
-    target = ""
-    if finding.table or finding.column:
-        target = " " + (finding.table or "?") + (f".{finding.column}" if finding.column else "")
-    line = (
-        f"{finding.path}:{finding.line}: {finding.rule} {finding.name} {finding.revision}"
-        f"{target} — {finding.message}"
-    )
-    return line + " (allowed)" if finding.acknowledged else line
-
-
-def notes_text(result: LintResult) -> list[str]:
-    """What lint did not judge: unread SQL, rules skipped for want of a dialect."""
-    notes = [
-        f"{u.path}:{u.line}: {u.revision}: the SQL of this call was not checked: {u.reason}."
-        for u in result.unread
-    ]
-    if result.skipped_rules:
-        notes.append(
-            f"Skipped the PostgreSQL and MySQL/MariaDB rules ({', '.join(result.skipped_rules)}): "
-            "no database dialect is known. Set database_url or `dialect` in [lint]."
-        )
-    return notes
-
-
-def summary_text(result: LintResult) -> str:
-    open_count, total = len(result.unacknowledged), len(result.findings)
-    if open_count:
-        return (
-            f"{open_count} of {total} finding(s) in {result.revisions} revision(s) not "
-            "acknowledged. Review each; if it is intended, add `# migratectl: allow RULE` "
-            "(its id or name) on its line or the line above."
-        )
-    if total:
-        return f"{total} finding(s), all acknowledged, in {result.revisions} revision(s)."
-    return f"No findings in {result.revisions} revision(s)."

@@ -13,7 +13,7 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-from migratectl.commands.lint.rules import Rule, find_rules
+from migratectl.lint_rules import Rule, find_rules
 
 _MARKER = re.compile(r"#\s*migratectl:\s*allow\b(?P<words>.*)", re.IGNORECASE)
 
