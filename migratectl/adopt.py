@@ -18,7 +18,7 @@ from pathlib import Path
 from migratectl import api, runtime
 from migratectl.errors import UsageError
 from migratectl.output import Output, mask_url
-from migratectl.scratch import require_single_database, scratch_database, user_objects
+from migratectl.scratch import require_single_database, scratch_databases, user_objects
 from migratectl.settings import Settings
 
 
@@ -39,22 +39,34 @@ def adopt(
     settings: Settings,
     *,
     message: str = "initial",
-    scratch_url: str | None = None,
+    scratch_url: str | dict[str, str] | None = None,
     output: Output | None = None,
 ) -> AdoptResult:
-    """Write the initial revision and stamp the database, only if it matches the models."""
+    """Write the initial revision and stamp the database, only if it matches the models.
+
+    A multi-database repository's databases are each compared with their own models; the
+    revision holds every database's ``upgrade_<name>()``, and the databases are stamped only
+    when every one of them matches.
+    """
     output = output or Output()
     api.require_repository(settings)
     url = settings.require_database_url()
-    require_single_database(settings)
+    multidb = api.is_multidb(settings)
+    if not multidb:
+        require_single_database(settings)
     settings.require_models()
     database = mask_url(url)
+    explicit = scratch_url if isinstance(scratch_url, dict) else {"": scratch_url}
+    explicit = {name: value for name, value in explicit.items() if value}
 
     with api.translate_errors(settings):
-        stamped = api.read_database_heads(settings)
+        stamped = {name: revs for name, revs in api.read_all_heads(settings).items() if revs}
         if stamped:
+            where = "".join(
+                f" {database_name(name)} at {', '.join(revs)};" for name, revs in stamped.items()
+            )
             raise UsageError(
-                f"The database is already under migrations (at {', '.join(stamped)}).",
+                f"The database is already under migrations ({where.strip(' ;')}).",
                 hint="Use `migratectl upgrade` to bring it to head.",
             )
         heads = list(api.script_directory(api.build_config(settings, output)).get_heads())
@@ -66,18 +78,32 @@ def adopt(
             "otherwise adopt into an empty repository.",
         )
 
-    differences = api.schema_differences(settings, output)
+    differences = _differences(settings, output, multidb)
     if differences:
         version_table = settings.configure.get("version_table", "alembic_version")
-        found = runtime.run_with_connection(
-            url, lambda connection: user_objects(connection, version_table), readonly=True
+        found = runtime.run_with_connections(
+            api.database_urls(settings),
+            lambda connections: [
+                obj
+                for connection in connections.values()
+                for obj in user_objects(connection, version_table)
+            ],
+            readonly=True,
         )
         return AdoptResult(database, differences=differences, empty=not found)
 
-    with scratch_database(settings, scratch_url=scratch_url, output=output) as scratch:
+    with scratch_databases(settings, explicit, output=output, binds=multidb) as scratch:
         quiet = Output(quiet=True, verbose=output.verbose)
         quiet.secrets = output.secrets
-        paths = api.migrate(replace(settings, database_url=scratch), message=message, output=quiet)
+        twins = replace(
+            settings,
+            database_url=scratch[""],
+            binds={
+                name: replace(bind, database_url=scratch[name])
+                for name, bind in settings.binds.items()
+            },
+        )
+        paths = api.migrate(twins, message=message, output=quiet)
     if not paths:
         raise UsageError(
             "The models hold no tables, so there is nothing to adopt.",
@@ -91,3 +117,19 @@ def adopt(
             path.unlink(missing_ok=True)
         raise
     return AdoptResult(database, revision=revision, path=paths[0])
+
+
+def _differences(settings: Settings, output: Output, multidb: bool) -> list[str]:
+    """The models against the real database(s), read-only; each line names its database
+    in a multi-database repository."""
+    if not multidb:
+        return api.schema_differences(settings, output)
+    names = list(api.database_urls(settings))
+    found: list[str] = []
+    for name, ops in zip(names, api.compare(settings, output), strict=False):
+        found.extend(f"{database_name(name)}: {line}" for line in api.describe_operations(ops))
+    return found
+
+
+def database_name(name: str) -> str:
+    return f"database {name!r}" if name else "the default database"

@@ -20,7 +20,7 @@ import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1188,11 +1188,12 @@ def adopt(
     settings: Settings | None = None,
     *,
     message: str = "initial",
-    scratch_url: str | None = None,
+    scratch_url: str | dict[str, str] | None = None,
     output: Output | None = None,
 ) -> AdoptResult:
     """Bring an existing, populated database under migrations: write the initial revision and
-    stamp the database, only when it matches the models (otherwise list the differences)."""
+    stamp the database, only when it matches the models (otherwise list the differences).
+    ``scratch_url``: the scratch database, or name -> URL for several ("" the default)."""
     from migratectl.adopt import adopt as adopt_database
 
     return adopt_database(
@@ -1204,16 +1205,18 @@ def adopt(
 def verify(
     settings: Settings | None = None,
     *,
-    scratch_url: str | None = None,
+    scratch_url: str | dict[str, str] | None = None,
+    skip: Collection[str] = (),
     output: Output | None = None,
     on_check: Callable[[VerifyCheck], None] | None = None,
 ) -> VerifyResult:
     """Prove the history on a scratch database: single_head, upgrade, models_match, stairway,
-    downgrade_to_base (``on_check`` hears of each check as soon as it is known)."""
+    downgrade_to_base (``on_check`` hears of each check as soon as it is known; ``skip``
+    names checks to leave out; ``scratch_url`` as for ``adopt``)."""
     from migratectl.verify import verify as verify_history
 
     return verify_history(
-        _settings(settings), scratch_url=scratch_url, output=output, on_check=on_check
+        _settings(settings), scratch_url=scratch_url, skip=skip, output=output, on_check=on_check
     )
 
 

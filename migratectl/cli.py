@@ -1365,11 +1365,13 @@ def _print_status(
 
 
 ScratchUrlOption = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
         "--scratch-url",
+        metavar="URL",
         help="An empty database to work in, instead of a temporary one created on the "
-        "configured database's server (never the configured database itself).",
+        "configured database's server (never the configured database itself); emptied "
+        "afterwards. NAME=URL: the one for the database of [binds.NAME] (repeatable).",
     ),
 ]
 
@@ -1392,7 +1394,14 @@ def adopt(
     from migratectl import api
 
     _without_cycle_collection(inv)
-    result = api.adopt(inv.settings(), message=message, scratch_url=scratch_url, output=inv.output)
+    from migratectl.scratch import parse_scratch_urls
+
+    result = api.adopt(
+        inv.settings(),
+        message=message,
+        scratch_url=parse_scratch_urls(scratch_url),
+        output=inv.output,
+    )
     if not result.adopted and result.empty:
         inv.output.info(
             "Nothing was written: the database has none of the models' tables, so there is "
@@ -1420,15 +1429,28 @@ def adopt(
 
 @_command()
 def verify(
-    inv: Invocation, scratch_url: ScratchUrlOption = None, json_output: JsonOption = False
+    inv: Invocation,
+    scratch_url: ScratchUrlOption = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skip",
+            metavar="NAME",
+            help="Leave this check out (repeatable): single_head, upgrade, models_match, "
+            "stairway, data_kept, downgrade_to_base.",
+        ),
+    ] = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Prove the migration history on a scratch database (never the configured one).
 
     Checks single_head, upgrade (base to head, one revision at a time), models_match,
     stairway (each revision downgraded and upgraded again) and downgrade_to_base (nothing
-    but the version table left). Exits 1 when any check fails.
+    but the version table left), on every database of a multi-database repository. Exits 1
+    when any check fails.
     """
     from migratectl import api
+    from migratectl.scratch import parse_scratch_urls
 
     def report(check: VerifyCheck) -> None:  # each line as soon as its check is known
         word = "skip" if check.skipped else "ok" if check.ok else "FAIL"
@@ -1436,7 +1458,8 @@ def verify(
 
     result = api.verify(
         inv.settings(),
-        scratch_url=scratch_url,
+        scratch_url=parse_scratch_urls(scratch_url),
+        skip=skip or (),
         output=inv.output,
         on_check=None if json_output else report,
     )
