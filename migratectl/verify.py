@@ -125,7 +125,10 @@ def verify(
         record(single_head, left_out("upgrade"), *_skipped(names[2:], "needs upgrade", skipped))
         return VerifyResult(checks)
 
-    with scratch_databases(settings, explicit, output=output, binds=multidb) as urls:
+    with (
+        scratch_databases(settings, explicit, output=output, binds=multidb) as urls,
+        _revision_files_read_once(),
+    ):
         record(single_head)  # once the scratch database is accepted: a refusal prints nothing
         scratch = replace(
             settings,
@@ -135,13 +138,43 @@ def verify(
                 for name, bind in settings.binds.items()
             },
         )
-        history = (_Databases if multidb else _History)(scratch, revisions, output)
+        history = (_AllDatabases if multidb else _SnapshotOnce)(scratch, revisions, output)
         if not record(history.upgrade()):
             record(*_skipped(names[2:], "the upgrade failed", skipped))
             return VerifyResult(checks)
         for name in names[2:]:
             record(left_out(name) if name in skipped else getattr(history, name)())
     return VerifyResult(checks)
+
+
+@contextmanager
+def _revision_files_read_once() -> Iterator[None]:
+    """One ScriptDirectory for every step of the run.
+
+    Each step is an ``upgrade`` or ``downgrade`` command, and Alembic's commands each build
+    a ScriptDirectory of their own, which executes every revision file again: for a history of
+    n revisions, verify's 4n steps would execute 4n² files. Nothing writes a revision file
+    while verify runs, so the first ScriptDirectory built for a repository serves the rest.
+    """
+    from alembic.script import ScriptDirectory
+
+    original = ScriptDirectory.__dict__["from_config"]
+    made: dict[tuple[str | None, ...], ScriptDirectory] = {}
+
+    def from_config(cls: type[ScriptDirectory], config: Any) -> ScriptDirectory:
+        key = tuple(
+            config.get_main_option(option)
+            for option in ("script_location", "version_locations", "file_template")
+        )
+        if key not in made:
+            made[key] = original.__func__(cls, config)
+        return made[key]
+
+    ScriptDirectory.from_config = classmethod(from_config)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        ScriptDirectory.from_config = original  # type: ignore[method-assign]
 
 
 def check_names() -> tuple[str, ...]:
@@ -422,6 +455,26 @@ def _name(rev: Script) -> str:
     return f"revision {rev.revision} ({message})" if message else f"revision {rev.revision}"
 
 
+class _SnapshotOnce(_History):
+    """The history, with each state of the schema reflected once: the snapshot after one
+    step is the one before the next, and only a step (``apply`` / ``revert``) changes it."""
+
+    _current: Snapshot | None = None
+
+    def snapshot(self) -> Snapshot:
+        if self._current is None:
+            self._current = super().snapshot()
+        return self._current
+
+    def apply(self, index: int) -> None:
+        self._current = None  # also when the step fails half-way
+        super().apply(index)
+
+    def revert(self, index: int) -> None:
+        self._current = None
+        super().revert(index)
+
+
 class _Databases(_History):
     """The history of a multi-database repository: each step runs on every database's scratch
     twin, and a snapshot covers all of them, each object naming its database."""
@@ -443,6 +496,10 @@ class _Databases(_History):
             )
 
         return runtime.run_with_connections(self.urls, take, readonly=True)
+
+
+class _AllDatabases(_SnapshotOnce, _Databases):
+    """Every database's twin, each state of their schemas reflected once."""
 
 
 def database_name(name: str) -> str:
