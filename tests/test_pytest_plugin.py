@@ -127,5 +127,7 @@ def test_without_the_flag_the_plugin_is_inert(pytester: pytest.Pytester, sqlite_
     result = pytester.runpytest_subprocess("-v", *USER_ARGS)
     result.assert_outcomes(passed=1)
     assert "migratectl::" not in result.stdout.str()
+    chosen = pytester.runpytest_subprocess("--migratectl", "-k", "single_head", *USER_ARGS)
+    chosen.assert_outcomes(passed=1)  # -k chooses among the check items too
     help_text = pytester.runpytest_subprocess("--help", *USER_ARGS).stdout.str()
     assert "--migratectl-scratch-url" in help_text
