@@ -227,3 +227,15 @@ def test_an_unknown_skip_is_a_usage_error(
     assert ", ".join(KNOWN_CHECKS) in " ".join(result.stderr.split())
     assert result.stdout == ""
     assert not (sqlite_project.path / "app.db").exists()
+
+
+def test_adopt_leaves_its_scratch_database_empty(
+    project: Project, backend: str, scratch: str
+) -> None:
+    initialised(project)
+    project.query("CREATE TABLE users (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(50) NOT NULL)")
+    adopted = project.run("adopt", "--scratch-url", scratch)
+    assert adopted.exit_code == 0, adopted
+    assert leftovers(scratch) == []
+    assert len(project.revision_files()) == 1
+    assert project.tables() == {"users", "alembic_version"}
