@@ -234,3 +234,94 @@ def write_revision_chain(versions: Path, count: int) -> None:
             '''
         )
         write(versions / f"r{index:04d}_step_{index}.py", body)
+
+
+def write_chain_models(folder: Path, package: str, count: int) -> str:
+    """The models ``write_revision_chain(…, count)`` creates, so that they match at head."""
+    classes = "".join(
+        textwrap.dedent(
+            f"""
+
+            class Chain{index:04d}(Base):
+                __tablename__ = "chain_{index:04d}"
+                id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+                name: Mapped[str] = mapped_column(sa.String(50), index=True)
+            """
+        )
+        for index in range(1, count + 1)
+    )
+    write(folder / package / "__init__.py", "")
+    write(
+        folder / package / "models.py",
+        "import sqlalchemy as sa\n"
+        "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column\n\n\n"
+        "class Base(DeclarativeBase):\n    pass\n" + classes,
+    )
+    return f"{package}.models"
+
+
+PYTEST_ALEMBIC_CONFTEST = '''\
+"""pytest-alembic's fixtures for the migratectl repository: its env.py takes the Engine
+pytest-alembic hands it (config.attributes["connection"]) and reads the same migratectl
+configuration for the models."""
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+HERE = Path(__file__).resolve().parent.parent
+os.environ["MIGRATECTL_CONFIG"] = str(HERE / "migratectl-{name}.toml")
+URL = {url!r}
+
+
+@pytest.fixture
+def alembic_config():
+    return {{"script_location": str(HERE / "migrations")}}
+
+
+@pytest.fixture
+def alembic_engine(tmp_path):
+    """An empty database per test, as pytest-alembic expects (verify makes one too)."""
+    if URL.startswith("sqlite"):
+        engine = create_engine(f"sqlite:///{{tmp_path / 'pytest_alembic.db'}}", poolclass=NullPool)
+        yield engine
+        engine.dispose()
+        return
+    admin = create_engine(URL, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    name = f"pa_{{uuid.uuid4().hex[:12]}}"
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {{name}}"))
+    engine = create_engine(URL.rsplit("/", 1)[0] + "/" + name, poolclass=NullPool)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {{name}} WITH (FORCE)"))
+        admin.dispose()
+'''
+
+
+# pytest-alembic's built-in tests, imported into a test module (its documented alternative to
+# --test-alembic, whose collector does not work with pytest 9).
+PYTEST_ALEMBIC_TESTS = """\
+from pytest_alembic.tests import (  # noqa: F401
+    test_model_definitions_match_ddl,
+    test_single_head_revision,
+    test_up_down_consistency,
+    test_upgrade,
+)
+"""
+
+
+def write_pytest_alembic(folder: Path, name: str, url: str) -> Path:
+    """``tests-NAME/``: pytest-alembic's fixtures for configuration ``name`` and its four
+    built-in tests; returns the folder."""
+    tests = folder / f"tests-{name}"
+    write(tests / "conftest.py", PYTEST_ALEMBIC_CONFTEST.format(name=name, url=url))
+    write(tests / "test_migrations.py", PYTEST_ALEMBIC_TESTS)
+    return tests

@@ -44,6 +44,7 @@ DEFAULT_POSTGRES_URL = os.environ.get(
 )
 TABLES = 500
 REVISIONS = 300
+VERIFY_REVISIONS = 50
 
 
 def executable(name: str) -> str:
@@ -321,6 +322,51 @@ def build_cases(root: Path, pg: Postgres | None, stack: ExitStack) -> list[Case]
                 [*m, "upgrade"],
                 [*a, "upgrade", "head"],
                 reset=lambda: pg.recreate(chain_db),
+            )
+        )
+    cases.extend(verify_cases(root, pg))
+    return cases
+
+
+def verify_cases(root: Path, pg: Postgres | None) -> list[Case]:
+    """``migratectl verify`` against pytest-alembic's four built-in tests, on a history of
+    VERIFY_REVISIONS revisions whose models match at head, each on an empty database of its
+    own making (verify: its temporary scratch database; pytest-alembic: the fixture's)."""
+    folder = root / "verify"
+    models = projects.write_chain_models(folder, "verifyapp", VERIFY_REVISIONS)
+    projects.write_alembic_env(folder, models)
+    targets = [("sqlite", f"sqlite:///{folder / 'app.db'}", "SQLite")]
+    if pg is not None:
+        targets.append(("pg", pg.create("verify"), "PostgreSQL"))
+    cases = []
+    for name, url, label in targets:
+        projects.write_configs(folder, name, url, models)
+        projects.write_pytest_alembic(folder, name, url)
+        m, _ = tools(folder, name)
+        if name == "sqlite":
+            setup_run([*m, "init"], folder)
+            projects.write_revision_chain(folder / "migrations" / "versions", VERIFY_REVISIONS)
+        pytest_alembic = [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"tests-{name}",
+            "-p",
+            "no:xdist",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:migratectl",
+            "-q",
+            f"--rootdir={folder}",
+        ]
+        cases.append(
+            Case(
+                f"verify vs pytest-alembic, {VERIFY_REVISIONS} revisions ({label})",
+                0.5,
+                folder,
+                [*m, "verify"],
+                pytest_alembic,  # in the report's alembic column
             )
         )
     return cases

@@ -39,8 +39,13 @@ def adopt(
     import migratectl
 
     without_cycle_collection(inv)
+    from migratectl.database.scratch import parse_scratch_urls
+
     result = migratectl.adopt(
-        inv.settings(), message=message, scratch_url=scratch_url, output=inv.output
+        inv.settings(),
+        message=message,
+        scratch_url=parse_scratch_urls(scratch_url),
+        output=inv.output,
     )
     if not result.adopted and result.empty:
         inv.output.info(
@@ -69,15 +74,28 @@ def adopt(
 
 @command()
 def verify(
-    inv: Invocation, scratch_url: ScratchUrlOption = None, json_output: JsonOption = False
+    inv: Invocation,
+    scratch_url: ScratchUrlOption = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skip",
+            metavar="NAME",
+            help="Leave this check out (repeatable): single_head, upgrade, models_match, "
+            "stairway, data_kept, downgrade_to_base.",
+        ),
+    ] = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Prove the migration history on a scratch database (never the configured one).
 
     Checks single_head, upgrade (base to head, one revision at a time), models_match,
     stairway (each revision downgraded and upgraded again) and downgrade_to_base (nothing
-    but the version table left). Exits 1 when any check fails.
+    but the version table left), on every database of a multi-database repository. Exits 1
+    when any check fails.
     """
     import migratectl
+    from migratectl.database.scratch import parse_scratch_urls
 
     def report(check: VerifyCheck) -> None:  # each line as soon as its check is known
         word = "skip" if check.skipped else "ok" if check.ok else "FAIL"
@@ -85,7 +103,8 @@ def verify(
 
     result = migratectl.verify(
         inv.settings(),
-        scratch_url=scratch_url,
+        scratch_url=parse_scratch_urls(scratch_url),
+        skip=skip or (),
         output=inv.output,
         on_check=None if json_output else report,
     )

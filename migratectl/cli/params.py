@@ -267,11 +267,13 @@ StatusSqlOption = Annotated[
 
 
 ScratchUrlOption = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
         "--scratch-url",
+        metavar="URL",
         help="An empty database to work in, instead of a temporary one created on the "
-        "configured database's server (never the configured database itself).",
+        "configured database's server (never the configured database itself); emptied "
+        "afterwards. NAME=URL: the one for the database of [binds.NAME] (repeatable).",
     ),
 ]
 

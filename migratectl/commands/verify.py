@@ -11,27 +11,33 @@ The checks, in order, each a line of the report:
 - ``downgrade_to_base``: once every revision is downgraded, nothing but the version table is
   left (no table; on PostgreSQL no enum type either).
 
-A check that cannot run because an earlier one failed is reported as skipped (not ok).
+A check that cannot run because an earlier one failed is reported as skipped (not ok); one
+left out with ``--skip`` is reported as skipped too, and ok.
+
+A multi-database repository's databases each get a scratch twin; every revision runs on all
+of them, as ``upgrade`` runs it, and each schema snapshot covers every twin, naming the
+database of whatever differs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from migratectl.commands.versioning import downgrade, upgrade
-from migratectl.database.engines import run_with_connection
-from migratectl.database.scratch import enum_types, require_single_database, scratch_database
+from migratectl.database.engines import run_with_connection, run_with_connections
+from migratectl.database.scratch import enum_types, require_single_database, scratch_databases
 from migratectl.errors import MigrationFailed, UsageError
 from migratectl.output import Output
 from migratectl.repository.comparison import schema_differences
 from migratectl.repository.config import (
     build_config,
     in_project,
+    is_multidb,
     require_repository,
-    resolve_settings,
     script_directory,
 )
 from migratectl.repository.state import read_database_heads
@@ -42,7 +48,15 @@ if TYPE_CHECKING:
     from alembic.script import Script
     from sqlalchemy.engine import Connection
 
-CHECK_NAMES = ("single_head", "upgrade", "models_match", "stairway", "downgrade_to_base")
+# Every check's name, in the order they run; ``--skip`` accepts these.
+KNOWN_CHECKS = (
+    "single_head",
+    "upgrade",
+    "models_match",
+    "stairway",
+    "data_kept",
+    "downgrade_to_base",
+)
 
 
 @dataclass
@@ -69,19 +83,31 @@ class VerifyResult:
         return {"ok": self.ok, "checks": [check.as_json() for check in self.checks]}
 
 
-def verify_history(
+@in_project
+def verify(
     settings: Settings,
     *,
-    scratch_url: str | None = None,
+    scratch_url: str | dict[str, str] | None = None,
+    skip: Collection[str] = (),
     output: Output | None = None,
     on_check: Callable[[VerifyCheck], None] | None = None,
 ) -> VerifyResult:
     """Run the checks on a scratch database and report each one (``on_check`` is called
-    with each check as soon as it is known, skipped ones too)."""
+    with each check as soon as it is known, skipped ones too).
+
+    ``scratch_url``: the default database's scratch database, or a name -> URL mapping for
+    the databases of a multi-database repository ("" is the default one). ``skip``: checks
+    to leave out (reported as skipped, not failed).
+    """
     output = output or Output()
+    skipped = validate_skip(skip)
     require_repository(settings)
     settings.require_database_url()
-    require_single_database(settings)
+    multidb = is_multidb(settings)
+    if not multidb:
+        require_single_database(settings)
+    explicit = scratch_url if isinstance(scratch_url, dict) else {"": scratch_url}
+    explicit = {name: url for name, url in explicit.items() if url}
     config = build_config(settings, output)
     with translate_errors(settings):
         script = script_directory(config)
@@ -89,6 +115,7 @@ def verify_history(
         revisions = [rev for rev in reversed(list(script.walk_revisions())) if rev is not None]
 
     checks: list[VerifyCheck] = []
+    names = check_names()
 
     def record(*found: VerifyCheck) -> bool:
         """Keep and report ``found``; whether the last one passed."""
@@ -98,21 +125,92 @@ def verify_history(
                 on_check(check)
         return checks[-1].ok
 
-    single_head = _single_head(heads)
-    if not single_head.ok:
-        record(single_head, *_skipped(CHECK_NAMES[1:], "needs a single head"))
+    def left_out(name: str) -> VerifyCheck:
+        return VerifyCheck(name, True, "left out (--skip)", skipped=True)
+
+    single_head = left_out("single_head") if "single_head" in skipped else _single_head(heads)
+    if not single_head.ok or not revisions:
+        reason = "needs a single head" if not single_head.ok else "the history has no revisions"
+        record(single_head, *_skipped(names[1:], reason, skipped))
+        return VerifyResult(checks)
+    if "upgrade" in skipped:  # every later check needs the schema the upgrade builds
+        record(single_head, left_out("upgrade"), *_skipped(names[2:], "needs upgrade", skipped))
         return VerifyResult(checks)
 
-    with scratch_database(settings, scratch_url=scratch_url, output=output) as url:
+    with (
+        scratch_databases(settings, explicit, output=output, binds=multidb) as urls,
+        _revision_files_read_once(),
+    ):
         record(single_head)  # once the scratch database is accepted: a refusal prints nothing
-        history = _History(replace(settings, database_url=url), revisions, output)
+        scratch = replace(
+            settings,
+            database_url=urls[""],
+            binds={
+                name: replace(bind, database_url=urls[name])
+                for name, bind in settings.binds.items()
+            },
+        )
+        history = (_AllDatabases if multidb else _SnapshotOnce)(scratch, revisions, output)
         if not record(history.upgrade()):
-            record(*_skipped(CHECK_NAMES[2:], "the upgrade failed"))
+            record(*_skipped(names[2:], "the upgrade failed", skipped))
             return VerifyResult(checks)
-        record(history.models_match())
-        record(history.stairway())
-        record(history.downgrade_to_base())
+        for name in names[2:]:
+            record(left_out(name) if name in skipped else getattr(history, name)())
     return VerifyResult(checks)
+
+
+@contextmanager
+def _revision_files_read_once() -> Iterator[None]:
+    """One ScriptDirectory for every step of the run.
+
+    Each step is an ``upgrade`` or ``downgrade`` command, and Alembic's commands each build
+    a ScriptDirectory of their own, which executes every revision file again: for a history of
+    n revisions, verify's 4n steps would execute 4n² files. Nothing writes a revision file
+    while verify runs, so the first ScriptDirectory built for a repository serves the rest.
+    """
+    from alembic.script import ScriptDirectory
+
+    original = ScriptDirectory.__dict__["from_config"]
+    made: dict[tuple[str | None, ...], ScriptDirectory] = {}
+
+    def from_config(cls: type[ScriptDirectory], config: Any) -> ScriptDirectory:
+        key = tuple(
+            config.get_main_option(option)
+            for option in ("script_location", "version_locations", "file_template")
+        )
+        if key not in made:
+            made[key] = original.__func__(cls, config)
+        return made[key]
+
+    ScriptDirectory.from_config = classmethod(from_config)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        ScriptDirectory.from_config = original  # type: ignore[method-assign]
+
+
+def check_names() -> tuple[str, ...]:
+    """The checks verify runs, in order (those of KNOWN_CHECKS this version has)."""
+    return tuple(
+        name
+        for name in KNOWN_CHECKS
+        if name in ("single_head", "upgrade") or hasattr(_History, name)
+    )
+
+
+def validate_skip(skip: Collection[str]) -> set[str]:
+    """The ``--skip`` names as a set; an unknown one is a usage error with the closest name."""
+    import difflib
+
+    for name in skip:
+        if name not in KNOWN_CHECKS:
+            close = difflib.get_close_matches(name, KNOWN_CHECKS, n=1)
+            guess = f' Did you mean "{close[0]}"?' if close else ""
+            raise UsageError(
+                f'verify has no check "{name}".{guess}',
+                hint="--skip takes one of: " + ", ".join(KNOWN_CHECKS) + ".",
+            )
+    return set(skip)
 
 
 def _single_head(heads: list[str]) -> VerifyCheck:
@@ -129,8 +227,14 @@ def _single_head(heads: list[str]) -> VerifyCheck:
     )
 
 
-def _skipped(names: tuple[str, ...], reason: str) -> list[VerifyCheck]:
-    return [VerifyCheck(name, False, reason, skipped=True) for name in names]
+def _skipped(names: tuple[str, ...], reason: str, left_out: set[str]) -> list[VerifyCheck]:
+    """The checks that cannot run (not ok), but those the user left out (ok)."""
+    return [
+        VerifyCheck(name, True, "left out (--skip)", skipped=True)
+        if name in left_out
+        else VerifyCheck(name, False, reason, skipped=True)
+        for name in names
+    ]
 
 
 # --------------------------------------------------------------------------- schema snapshots
@@ -347,7 +451,14 @@ def _attempt(step: Callable[[int], None], index: int) -> str | None:
     except MigrationFailed as exc:
         cause = exc.__cause__ or exc
         text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-        return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+        found = f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+        # A multi-database run names the database the revision failed in.
+        database = re.match(r"In database ('.*?'|\(default\)): ", exc.message)
+        if database:
+            name = database.group(1)
+            where = "the default database" if name == "(default)" else f"database {name}"
+            found += f" (in {where})"
+        return found
     return None
 
 
@@ -356,16 +467,53 @@ def _name(rev: Script) -> str:
     return f"revision {rev.revision} ({message})" if message else f"revision {rev.revision}"
 
 
-@in_project
-def verify(
-    settings: Settings | None = None,
-    *,
-    scratch_url: str | None = None,
-    output: Output | None = None,
-    on_check: Callable[[VerifyCheck], None] | None = None,
-) -> VerifyResult:
-    """Prove the history on a scratch database: single_head, upgrade, models_match, stairway,
-    downgrade_to_base (``on_check`` hears of each check as soon as it is known)."""
-    return verify_history(
-        resolve_settings(settings), scratch_url=scratch_url, output=output, on_check=on_check
-    )
+class _SnapshotOnce(_History):
+    """The history, with each state of the schema reflected once: the snapshot after one
+    step is the one before the next, and only a step (``apply`` / ``revert``) changes it."""
+
+    _current: Snapshot | None = None
+
+    def snapshot(self) -> Snapshot:
+        if self._current is None:
+            self._current = super().snapshot()
+        return self._current
+
+    def apply(self, index: int) -> None:
+        self._current = None  # also when the step fails half-way
+        super().apply(index)
+
+    def revert(self, index: int) -> None:
+        self._current = None
+        super().revert(index)
+
+
+class _Databases(_History):
+    """The history of a multi-database repository: each step runs on every database's scratch
+    twin, and a snapshot covers all of them, each object naming its database."""
+
+    def __init__(self, settings: Settings, revisions: list[Script], output: Output) -> None:
+        super().__init__(settings, revisions, output)
+        self.urls = settings.all_database_urls()
+
+    def snapshot(self) -> Snapshot:
+        def take(connections: dict[str, Connection]) -> Snapshot:
+            return frozenset(
+                SchemaObject(
+                    obj.kind,
+                    f"{name}.{obj.table}" if obj.table is not None else name,
+                    f"{obj.text} in {database_name(name)}",
+                )
+                for name, connection in connections.items()
+                for obj in take_snapshot(connection, self.version_table)
+            )
+
+        return run_with_connections(self.urls, take, readonly=True)
+
+
+class _AllDatabases(_SnapshotOnce, _Databases):
+    """Every database's twin, each state of their schemas reflected once."""
+
+
+def database_name(name: str) -> str:
+    """How a check's detail names one database of a multi-database repository."""
+    return f"database {name!r}" if name else "the default database"

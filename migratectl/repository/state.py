@@ -68,9 +68,7 @@ def version_table(settings: Settings) -> tuple[str, str | None]:
 def database_urls(settings: Settings) -> dict[str, str]:
     """The databases this repository migrates: name ("" for the default) -> URL."""
     if is_multidb(settings):
-        from migratectl.runtime.multidb import database_urls as bind_urls
-
-        return bind_urls(settings)
+        return settings.all_database_urls()
     return {"": settings.require_database_url()}
 
 

@@ -34,20 +34,6 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 
-def database_urls(settings: Settings) -> dict[str, str]:
-    """Name -> URL of every database of a multi-database repository ("" is the default one)."""
-    urls = {"": settings.require_database_url()}
-    for name, bind in settings.binds.items():
-        if not bind.database_url:
-            raise ConfigError(
-                f"[binds.{name}] has no database_url.",
-                hint=f"Set database_url in [binds.{name}] (it may read the environment: "
-                '"${VAR}").',
-            )
-        urls[name] = bind.database_url
-    return urls
-
-
 def _models_of(settings: Settings, name: str) -> str:
     if not name:
         return settings.require_models()
@@ -75,7 +61,7 @@ def run_multidb_migrations(context: Any, **overrides: Any) -> None:
     settings = settings_of(config)
     settings.activate_sys_path()
     options = configure_options(settings, overrides)
-    urls = database_urls(settings)
+    urls = settings.all_database_urls()
     metadata: dict[str, Any] = {}
     if wants_models(context):
         metadata = {

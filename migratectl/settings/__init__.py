@@ -97,6 +97,19 @@ class Settings:
         """The folder relative paths are resolved against."""
         return self.config_file.parent if self.config_file else Path.cwd()
 
+    def all_database_urls(self) -> dict[str, str]:
+        """Name -> URL of every database of a multi-database repository ("" the default)."""
+        urls = {"": self.require_database_url()}
+        for name, bind in self.binds.items():
+            if not bind.database_url:
+                raise ConfigError(
+                    f"[binds.{name}] has no database_url.",
+                    hint=f"Set database_url in [binds.{name}] (it may read the environment: "
+                    '"${VAR}").',
+                )
+            urls[name] = bind.database_url
+        return urls
+
     def require_database_url(self) -> str:
         if not self.database_url:
             raise ConfigError(
