@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from conftest import Project
-from migratectl.commands.verify import check_names
 from test_verify import POSTS, good_history, initialised, write_revision
+
+from migratectl.commands.verify import check_names
 
 pytest_plugins = ["pytester"]
 

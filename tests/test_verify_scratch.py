@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from conftest import Project, fresh_database
-from migratectl.commands.verify import KNOWN_CHECKS
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 from test_verify import CREATE_USERS, POSTS, failed, good_history, initialised, write_revision
+
+from migratectl.commands.verify import KNOWN_CHECKS
 
 MOOD = """op.create_table(
         "moods",

@@ -18,7 +18,7 @@ from migratectl.errors import (
     UsageError,
 )
 from migratectl.output import display_path
-from migratectl.runtime.failures import revision_files_error, unloadable_file_error
+from migratectl.runtime.revision_files import revision_files_error, unloadable_file_error
 from migratectl.settings import Settings
 
 if TYPE_CHECKING:
