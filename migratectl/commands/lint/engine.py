@@ -2,7 +2,11 @@
 
 The revisions are enumerated and ordered by Alembic's ScriptDirectory, oldest first, from
 the base (the ones before the range are read too, to replay the schema, but not reported).
-Each file is parsed, never run, and no database is opened: the dialect rules are chosen from
+Its revision map is built from the identifiers the files' source states
+(:func:`migratectl.repository.revision_graph.read_revision_sources`), so no revision file is
+imported and the application they import need not be installed; only when a file computes
+its identifiers does Alembic import the files to learn them. Each file is parsed, never run,
+and no database is opened: the dialect rules are chosen from
 the configured URL's dialect (``sqlalchemy.engine.make_url``, which connects to nothing) or
 ``[lint] dialect``, so lint runs in CI before anything is deployed.
 """
@@ -121,6 +125,7 @@ def lint_revisions(
     of the settings; ``dialect`` wins over both the setting and the URL.
     """
     from migratectl.repository.config import build_config, script_directory
+    from migratectl.repository.revision_graph import read_revision_sources, source_revision_map
     from migratectl.repository.translation import translate_errors
 
     dialect = dialect or _setting(settings, "dialect")
@@ -133,12 +138,18 @@ def lint_revisions(
     config = build_config(settings)
     with translate_errors(settings, user_revisions=[start, end]):
         directory = script_directory(config)
+        sources = read_revision_sources(settings)
+        paths: dict[str, Path] = {}
+        if sources is not None:
+            directory.revision_map = source_revision_map(sources)
+            paths = {source.revision: source.path for source in sources}  # the last one wins
         wanted = {s.revision for s in directory.walk_revisions(base=start, head=end)}
         scripts = list(directory.walk_revisions(base="base", head=end))
         scripts.reverse()
         linter = _Linter(dialects, off)
         for script in scripts:
-            linter.read(script.revision, Path(script.path), report=script.revision in wanted)
+            path = paths.get(script.revision) or Path(script.path)
+            linter.read(script.revision, path, report=script.revision in wanted)
     skipped = tuple(
         rule.id
         for rule in RULES
