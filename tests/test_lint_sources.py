@@ -99,9 +99,9 @@ def test_revisions_that_import_a_missing_application_are_linted(app_history: Pro
 
     github = app_history.run("lint", "--format", "github")
     assert github.exit_code == 1, github
-    assert github.stdout.startswith(
-        "::error file=migrations/versions/b2_change.py,line=20,"
-    ), github.stdout
+    assert github.stdout.startswith("::error file=migrations/versions/b2_change.py,line=20,"), (
+        github.stdout
+    )
     assert "MC102" in github.stdout
 
     only_a1 = app_history.run("lint", "a1")
@@ -177,7 +177,7 @@ RANGES = [
     "base:heads",
     "c3f0e2",
 ]
-BAD_RANGES = ["head", "zz:", "c3f0e2:e5f0e2", "nobranch@head", "feature@head:a1f0e2"]
+BAD_RANGES = ["head", "zz:", "c3f0e2:d4f0e2", "nobranch@head", "feature@head:a1f0e2"]
 
 
 def test_ranges_walk_the_revisions_alembic_walks(sqlite_project: Project) -> None:
@@ -268,3 +268,18 @@ def test_annotated_identifiers_as_newer_templates_write_them(app_history: Projec
     result = app_history.run("lint")
     assert result.exit_code == 1, result
     assert "MC102 drop-column b2 users.age" in result.stdout
+
+
+def test_run_within_is_not_entered_when_no_file_is_imported(app_history: Project) -> None:
+    """``run_within`` is entered around what loads project code; lint from the source loads
+    none, so a pre-commit environment without the application lints all the same."""
+    app_history.config('run_within = "myapp.app:context"\n', models=None)
+    result = app_history.run("lint")
+    assert result.exit_code == 1, result
+    assert "MC102 drop-column b2 users.age" in result.stdout
+
+    path = app_history.path / "migrations" / "versions" / "b2_change.py"
+    path.write_text(path.read_text().replace("revision = 'b2'", "revision = 'b' + '2'"))
+    imports = app_history.run("lint")  # Alembic imports the files within run_within
+    assert imports.exit_code == 2, imports
+    assert 'Cannot import run_within "myapp.app"' in imports.stderr

@@ -93,13 +93,13 @@ def read_heads(settings: Settings) -> tuple[list[str], set[str]] | None:
 @dataclass(frozen=True)
 class RevisionSource:
     """A revision file's identifiers as its source states them (the values Alembic reads from
-    the module: a string, a tuple or list of strings, or None)."""
+    the module: a string, strings in a tuple or list, or None)."""
 
     path: Path
     revision: str
-    down_revision: str | tuple[str, ...] | list[str] | None
-    branch_labels: str | tuple[str, ...] | list[str] | None
-    depends_on: str | tuple[str, ...] | list[str] | None
+    down_revision: str | tuple[str, ...] | None
+    branch_labels: str | tuple[str, ...] | None
+    depends_on: str | tuple[str, ...] | None
 
 
 def read_revision_sources(settings: Settings) -> list[RevisionSource] | None:
@@ -211,11 +211,11 @@ def _read_identifiers(path: Path) -> RevisionSource:
     )
 
 
-def _identifier_value(value: Any) -> str | tuple[str, ...] | list[str] | None:
+def _identifier_value(value: Any) -> str | tuple[str, ...] | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
-        return value
+        return tuple(value)  # as Alembic takes a list
     raise _NotPlain(value)
 
 

@@ -4,8 +4,9 @@ The revisions are enumerated and ordered by Alembic's ScriptDirectory, oldest fi
 the base (the ones before the range are read too, to replay the schema, but not reported).
 Its revision map is built from the identifiers the files' source states
 (:func:`migratectl.repository.revision_graph.read_revision_sources`), so no revision file is
-imported and the application they import need not be installed; only when a file computes
-its identifiers does Alembic import the files to learn them. Each file is parsed, never run,
+imported, the application they import need not be installed and the project's ``run_within``
+is not entered; only when a file computes its identifiers does Alembic import the files (in
+the project's environment) to learn them. Each file is parsed, never run,
 and no database is opened: the dialect rules are chosen from
 the configured URL's dialect (``sqlalchemy.engine.make_url``, which connects to nothing) or
 ``[lint] dialect``, so lint runs in CI before anything is deployed.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +127,7 @@ def lint_revisions(
     of the settings; ``dialect`` wins over both the setting and the URL.
     """
     from migratectl.repository.config import build_config, script_directory
+    from migratectl.repository.project import project_environment
     from migratectl.repository.revision_graph import read_revision_sources, source_revision_map
     from migratectl.repository.translation import translate_errors
 
@@ -135,10 +138,13 @@ def lint_revisions(
         dialects[name] = normalise_dialect(dialect) if dialect else url_dialect(bind.database_url)
 
     start, end = range_bounds(rev_range)
-    config = build_config(settings)
-    with translate_errors(settings, user_revisions=[start, end]):
-        directory = script_directory(config)
+    with translate_errors(settings, user_revisions=[start, end]), ExitStack() as stack:
         sources = read_revision_sources(settings)
+        if sources is None:
+            # Alembic imports the files: inside the project, as every command that loads them.
+            stack.enter_context(project_environment(settings))
+        config = build_config(settings)
+        directory = script_directory(config)
         paths: dict[str, Path] = {}
         if sources is not None:
             directory.revision_map = source_revision_map(sources)
