@@ -6,10 +6,10 @@ Its revision map is built from the identifiers the files' source states
 (:func:`migratectl.repository.revision_graph.read_revision_sources`), so no revision file is
 imported, the application they import need not be installed and the project's ``run_within``
 is not entered; only when a file computes its identifiers does Alembic import the files (in
-the project's environment) to learn them. Each file is parsed, never run,
-and no database is opened: the dialect rules are chosen from
-the configured URL's dialect (``sqlalchemy.engine.make_url``, which connects to nothing) or
-``[lint] dialect``, so lint runs in CI before anything is deployed.
+the project's environment) to learn them. Each file is parsed, never run, and no database is
+opened: the dialect rules are chosen from the configured URL's dialect
+(``sqlalchemy.engine.make_url``, which connects to nothing) or ``[lint] dialect``, so lint
+runs in CI before anything is deployed.
 """
 
 from __future__ import annotations
