@@ -75,6 +75,24 @@ def test_lint_hook_fails_on_an_open_finding_and_passes_once_acknowledged(
     assert "1 finding(s), all acknowledged, in 1 revision(s)." in clean.stderr
 
 
+def test_lint_hook_needs_no_application_installed(sqlite_project: Project) -> None:
+    """A Flask-Migrate history whose revisions import the application: the hook's environment
+    has migratectl only, and lint imports no revision file."""
+    project = lint_project(sqlite_project)
+    relative = add_revision(project, "a1", None, 'op.drop_column("users", "age")')
+    path = project.path / relative
+    path.write_text(
+        path.read_text().replace(
+            "import sqlalchemy as sa\n", "import sqlalchemy as sa\nfrom myapp.models import thing\n"
+        )
+    )
+
+    result = run_hook(project, "migratectl-lint")
+    assert result.exit_code == 1, result
+    assert "MC102 drop-column a1 users.age" in result.stdout
+    assert "myapp" not in result.stderr
+
+
 def test_check_heads_hook_fails_on_two_heads_and_passes_on_one(sqlite_project: Project) -> None:
     project = lint_project(sqlite_project)
     empty = run_hook(project, "migratectl-check-heads")

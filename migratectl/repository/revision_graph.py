@@ -10,6 +10,12 @@ or Python's builtins — so running it could not fail and could not change those
 file that is not plain, or any graph that is not a clean history (a missing or duplicated
 revision, a cycle, a label clash), makes it return None, and the caller asks Alembic, whose
 answer and whose error messages then stand.
+
+`lint` needs more of the graph and no plain file: :func:`read_revision_sources` gives every
+revision file's identifiers as the file states them, whatever else the file imports (its
+application, which a linter's environment may not have), and :func:`source_revision_map`
+makes them into Alembic's own RevisionMap, so that ranges, branch labels and Alembic's error
+messages are Alembic's.
 """
 
 from __future__ import annotations
@@ -20,10 +26,14 @@ import importlib.util
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migratectl.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.script.revision import RevisionMap
 
 # Alembic's own file filter without `sourceless` (alembic/script/base.py).
 _SOURCE_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
@@ -36,6 +46,10 @@ _BUILTINS = frozenset(dir(builtins))
 # Parsing costs about a second and 120 MB per megabyte of source, while Alembic imports a file
 # from its cached bytecode in a millisecond: past this much source, Alembic is the cheaper way.
 SOURCE_LIMIT = 200_000
+# What Alembic reads from a revision module (alembic.script.base.Script).
+_IDENTIFIERS = ("revision", "down_revision", "branch_labels", "depends_on")
+# Names through which a module can bind a global without naming it in an assignment.
+_INDIRECT_BINDERS = frozenset({"globals", "locals", "vars", "exec", "eval", "setattr"})
 
 
 class _NotPlain(Exception):
@@ -76,12 +90,74 @@ def read_heads(settings: Settings) -> tuple[list[str], set[str]] | None:
         return None
 
 
-def _revision_files(settings: Settings) -> Iterator[Path]:
+@dataclass(frozen=True)
+class RevisionSource:
+    """A revision file's identifiers as its source states them (the values Alembic reads from
+    the module: a string, strings in a tuple or list, or None)."""
+
+    path: Path
+    revision: str
+    down_revision: str | tuple[str, ...] | None
+    branch_labels: str | tuple[str, ...] | None
+    depends_on: str | tuple[str, ...] | None
+
+
+def read_revision_sources(settings: Settings) -> list[RevisionSource] | None:
+    """Every revision file's identifiers, read with :mod:`ast` (no file is run, so nothing it
+    imports need be installed), in the order Alembic loads the files.
+
+    None when Alembic must load the files to know them: options or hooks that move or compile
+    them, a file that cannot be read, or a file whose identifiers are not plain literals
+    assigned once at its top level (a computed revision id, an assignment under ``if``, a
+    star import after it). A file that is not valid Python raises its SyntaxError.
+    """
+    if settings.configure_hooks or any(key in settings.alembic for key in _UNSUPPORTED_OPTIONS):
+        return None
+    try:
+        return [_read_identifiers(path) for path in _revision_files(settings, strict=False)]
+    except (_NotPlain, OSError, ValueError):
+        return None
+
+
+def source_revision_map(sources: list[RevisionSource]) -> RevisionMap:
+    """Alembic's RevisionMap over the files' identifiers, built as ScriptDirectory builds its
+    own (alembic.script.base.Script), so walks and their errors are Alembic's."""
+    from alembic.script.revision import Revision, RevisionMap
+    from alembic.util import to_tuple
+
+    def revisions() -> Iterator[Revision]:
+        for source in sources:
+            yield Revision(
+                source.revision,
+                source.down_revision,
+                branch_labels=to_tuple(source.branch_labels, default=()),
+                dependencies=to_tuple(source.depends_on, default=()),
+            )
+
+    return RevisionMap(revisions)
+
+
+def _revision_files(settings: Settings, *, strict: bool = True) -> Iterator[Path]:
+    """The revision files of every version location, folder by folder, sorted by name.
+
+    ``strict`` (for :func:`read_heads`): compiled files or a file reached twice make the
+    folder one for Alembic. Otherwise the files are those Alembic loads when it is not
+    ``sourceless``: compiled files ignored, each file once, named by its resolved path.
+    """
     seen: set[Path] = set()
     for folder in version_locations(settings):
         if not folder.is_dir():
             continue
-        for name in sorted(entry.name for entry in os.scandir(folder) if entry.is_file()):
+        entries = [entry.name for entry in os.scandir(folder) if not entry.is_dir()]
+        for name in sorted(entries):
+            if not strict:
+                real = (folder / name).resolve()
+                if real not in seen and _SOURCE_FILE.match(real.name):
+                    seen.add(real)
+                    yield real
+                continue
+            if not (folder / name).is_file():
+                continue
             if name.endswith((".pyc", ".pyo")):
                 raise _NotPlain(name)  # compiled files beside the sources: Alembic decides
             if _SOURCE_FILE.match(name):
@@ -90,6 +166,85 @@ def _revision_files(settings: Settings) -> Iterator[Path]:
                     raise _NotPlain(name)
                 seen.add(real)
                 yield real
+
+
+def _read_identifiers(path: Path) -> RevisionSource:
+    """The four identifiers of one file, each a literal bound once, directly at its top level."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    assigned: dict[str, tuple[ast.stmt, ast.Name, ast.expr]] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target, value = statement.targets[0], statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            target, value = statement.target, statement.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in _IDENTIFIERS:
+            assigned.setdefault(target.id, (statement, target, value))
+    last_star = 0
+    for name, node in _module_bindings(tree):
+        if name == "*":
+            last_star = max(last_star, getattr(node, "lineno", 0))
+        elif name == "__getattr__":
+            raise _NotPlain("a module __getattr__")
+        elif name in _IDENTIFIERS and (name not in assigned or assigned[name][1] is not node):
+            raise _NotPlain(f"{name} bound another way")  # also a second assignment
+    if any(statement.lineno < last_star for statement, _, _ in assigned.values()):
+        raise _NotPlain("a star import after an identifier")
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Global, ast.Nonlocal)) and set(node.names) & set(_IDENTIFIERS):
+            raise _NotPlain("a global statement")
+        if isinstance(node, ast.Name) and node.id in _INDIRECT_BINDERS:
+            raise _NotPlain(node.id)
+        if isinstance(node, ast.Attribute) and node.attr in ("modules", "__dict__"):
+            raise _NotPlain(node.attr)
+    values = {name: ast.literal_eval(value) for name, (_, _, value) in assigned.items()}
+    revision = values.get("revision")
+    if not isinstance(revision, str) or not revision or "down_revision" not in values:
+        raise _NotPlain(path)  # Alembic names the file's problem (or reads the file name)
+    return RevisionSource(
+        path=path,
+        revision=revision,
+        down_revision=_identifier_value(values["down_revision"]),
+        branch_labels=_identifier_value(values.get("branch_labels")),
+        depends_on=_identifier_value(values.get("depends_on")),
+    )
+
+
+def _identifier_value(value: Any) -> str | tuple[str, ...] | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
+        return tuple(value)  # as Alembic takes a list
+    raise _NotPlain(value)
+
+
+def _module_bindings(tree: ast.Module) -> Iterator[tuple[str, ast.AST]]:
+    """Every name the module's own scope binds, with the node binding it (``*`` for a star
+    import); function and class bodies are other scopes (``global`` is checked apart)."""
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield node.name, node
+            # Decorators, defaults, annotations and bases run in the module's scope.
+            inner = {id(child) for child in node.body}
+            stack.extend(c for c in ast.iter_child_nodes(node) if id(c) not in inner)
+            continue
+        if isinstance(node, ast.Lambda):
+            stack.append(node.args)
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                yield (alias.asname or alias.name.split(".")[0]), node
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            yield node.id, node
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            yield node.name, node
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            yield node.rest, node
+        stack.extend(ast.iter_child_nodes(node))
 
 
 def _read_file(path: Path) -> dict[str, Any]:

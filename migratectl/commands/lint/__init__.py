@@ -12,15 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from migratectl.commands.lint.engine import LintResult, lint_revisions
-from migratectl.repository.config import in_project, require_repository
+from migratectl.repository.config import require_repository, resolve_settings
 from migratectl.settings import Settings
 
 __all__ = ["LintResult", "lint"]
 
 
-@in_project
 def lint(
-    settings: Settings,
+    settings: Settings | None = None,
     rev_range: str | None = None,
     *,
     dialect: str | None = None,
@@ -29,6 +28,8 @@ def lint(
     """What a lint rule flags in the revisions of ``rev_range`` (Alembic's ``start:end``,
     default all): operations that lose data, lock tables or fail when they run. ``dialect``
     overrides the configured URL's; ``disabled`` names rules to leave out. Reads no
-    database."""
-    require_repository(settings)
-    return lint_revisions(settings, rev_range, dialect=dialect, disabled=disabled)
+    database and imports no revision file (the project's environment is entered only when
+    Alembic must import them: :func:`.engine.lint_revisions`)."""
+    resolved = resolve_settings(settings)
+    require_repository(resolved)
+    return lint_revisions(resolved, rev_range, dialect=dialect, disabled=disabled)

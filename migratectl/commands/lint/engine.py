@@ -2,15 +2,21 @@
 
 The revisions are enumerated and ordered by Alembic's ScriptDirectory, oldest first, from
 the base (the ones before the range are read too, to replay the schema, but not reported).
-Each file is parsed, never run, and no database is opened: the dialect rules are chosen from
-the configured URL's dialect (``sqlalchemy.engine.make_url``, which connects to nothing) or
-``[lint] dialect``, so lint runs in CI before anything is deployed.
+Its revision map is built from the identifiers the files' source states
+(:func:`migratectl.repository.revision_graph.read_revision_sources`), so no revision file is
+imported, the application they import need not be installed and the project's ``run_within``
+is not entered; only when a file computes its identifiers does Alembic import the files (in
+the project's environment) to learn them. Each file is parsed, never run, and no database is
+opened: the dialect rules are chosen from the configured URL's dialect
+(``sqlalchemy.engine.make_url``, which connects to nothing) or ``[lint] dialect``, so lint
+runs in CI before anything is deployed.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,6 +127,8 @@ def lint_revisions(
     of the settings; ``dialect`` wins over both the setting and the URL.
     """
     from migratectl.repository.config import build_config, script_directory
+    from migratectl.repository.project import project_environment
+    from migratectl.repository.revision_graph import read_revision_sources, source_revision_map
     from migratectl.repository.translation import translate_errors
 
     dialect = dialect or _setting(settings, "dialect")
@@ -130,15 +138,24 @@ def lint_revisions(
         dialects[name] = normalise_dialect(dialect) if dialect else url_dialect(bind.database_url)
 
     start, end = range_bounds(rev_range)
-    config = build_config(settings)
-    with translate_errors(settings, user_revisions=[start, end]):
+    with translate_errors(settings, user_revisions=[start, end]), ExitStack() as stack:
+        sources = read_revision_sources(settings)
+        if sources is None:
+            # Alembic imports the files: inside the project, as every command that loads them.
+            stack.enter_context(project_environment(settings))
+        config = build_config(settings)
         directory = script_directory(config)
+        paths: dict[str, Path] = {}
+        if sources is not None:
+            directory.revision_map = source_revision_map(sources)
+            paths = {source.revision: source.path for source in sources}  # the last one wins
         wanted = {s.revision for s in directory.walk_revisions(base=start, head=end)}
         scripts = list(directory.walk_revisions(base="base", head=end))
         scripts.reverse()
         linter = _Linter(dialects, off)
         for script in scripts:
-            linter.read(script.revision, Path(script.path), report=script.revision in wanted)
+            path = paths.get(script.revision) or Path(script.path)
+            linter.read(script.revision, path, report=script.revision in wanted)
     skipped = tuple(
         rule.id
         for rule in RULES
