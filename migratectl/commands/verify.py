@@ -30,7 +30,6 @@ import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from migratectl.commands import verify_data
@@ -420,61 +419,23 @@ class _History:
             return f"upgrade raised {failure} with a row in every table"
         counts = self._rows(after.tables)
         renames = {
-            prefix + old: prefix + new
+            old + suffix: new + suffix
             for old, new in verify_data.renames_in(self.revisions[index].path).items()
-            for prefix in self._prefixes()
+            for suffix in self._suffixes()
         }
         lost = verify_data.rows_lost(before, after, had, counts, renames)
         return "; ".join(lost) or None
 
-    def _prefixes(self) -> dict[str, str]:
-        """How each database's tables are named in a snapshot (``name.``) -> its URL."""
+    def _suffixes(self) -> dict[str, str]:
+        """How each database's tables end in a snapshot (`` in database 'x'``) -> its URL."""
         urls: dict[str, str] = getattr(self, "urls", None) or {"": self.url}
-        return {f"{name}." if name else "": url for name, url in urls.items()}
+        return {f" in {database_name(name)}" if name else "": url for name, url in urls.items()}
 
     def _rows(self, tables: Iterable[str], refused: dict[str, str] | None = None) -> dict[str, int]:
-        """Rows in each of ``tables``; with ``refused``, the empty ones are filled first
-        (and those that cannot be are noted there)."""
-        prefixes = self._prefixes()
-        local: dict[str, list[str]] = {prefix: [] for prefix in prefixes}
-        for table in tables:
-            prefix = next((p for p in prefixes if p and table.startswith(p)), "")
-            local.setdefault(prefix, []).append(table[len(prefix) :])
-        counts: dict[str, int] = {}
-        for prefix, names in local.items():
-            if not names:
-                continue
-
-            def work(
-                connection: Connection, names: list[str] = names, prefix: str = prefix
-            ) -> dict[str, int]:
-                found = verify_data.row_counts(connection, names)
-                if refused is None:
-                    return found
-                now_refused = verify_data.fill_empty_tables(connection, found)
-                for name, count in found.items():
-                    if not count and name not in now_refused:
-                        refused.pop(prefix + name, None)
-                refused.update({prefix + name: why for name, why in now_refused.items()})
-                return verify_data.row_counts(connection, names)
-
-            found = run_with_connection(prefixes[prefix], work, readonly=False)
-            counts.update({prefix + name: count for name, count in found.items()})
-        return counts
+        return verify_data.rows_in_databases(self._suffixes(), tables, refused)
 
     def _empty(self, tables: Iterable[str]) -> None:
-        prefixes = self._prefixes()
-        for prefix, url in prefixes.items():
-            others = [p for p in prefixes if p and p != prefix]
-            names = [
-                table[len(prefix) :]
-                for table in tables
-                if table.startswith(prefix) and not any(table.startswith(p) for p in others)
-            ]
-            if names:
-                run_with_connection(
-                    url, partial(verify_data.empty_tables, tables=names), readonly=False
-                )
+        verify_data.empty_databases(self._suffixes(), tables)
 
     def downgrade_to_base(self) -> VerifyCheck:
         # After a passing stairway this is already base; after a failing one, carry on down.
@@ -561,13 +522,17 @@ class _AllDatabases(_SnapshotOnce, _Databases):
 
 
 def _in_database(item: SchemaItem, name: str) -> SchemaItem:
-    """``item`` of database ``name``: its table (or type) named ``name.table``; the default
-    database's keep their own names."""
+    """``item`` of database ``name``: its table (or type) named ``events in database
+    'analytics'``; the default database's keep their own names."""
     if not name:
         return item
-    table = f"{name}.{item.table}" if item.table is not None else None
-    key = f"{name}.{item.key}" if item.kind == "table" or item.table is None else item.key
-    return SchemaItem(table, item.kind, key, item.attributes)
+    where = f" in {database_name(name)}"
+    table = f"{item.table}{where}" if item.table is not None else None
+    key = f"{item.key}{where}" if item.kind == "table" or item.table is None else item.key
+    attributes = tuple(
+        (k, v.replace(".", f"{where}.", 1) if k == "owner" else v) for k, v in item.attributes
+    )
+    return SchemaItem(table, item.kind, key, attributes)
 
 
 def database_name(name: str) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migratectl.commands.verify_schema import Snapshot
+from migratectl.database.engines import run_with_connection
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -307,3 +308,50 @@ def rows_lost(
                     "op.rename_table keeps the rows)"
                 )
     return lost
+
+
+def _by_database(suffixes: dict[str, str], tables: Iterable[str]) -> dict[str, list[str]]:
+    """Each database's tables (by the suffix its names carry), under their own names."""
+    local: dict[str, list[str]] = {suffix: [] for suffix in suffixes}
+    for table in tables:
+        suffix = next((s for s in suffixes if s and table.endswith(s)), "")
+        local[suffix].append(table[: len(table) - len(suffix)])
+    return local
+
+
+def rows_in_databases(
+    suffixes: dict[str, str], tables: Iterable[str], refused: dict[str, str] | None = None
+) -> dict[str, int]:
+    """Rows in each of ``tables`` (named as in a snapshot: suffix -> database URL); with
+    ``refused``, the empty ones are filled first and those that cannot be are noted there."""
+    counts: dict[str, int] = {}
+    for suffix, names in _by_database(suffixes, tables).items():
+        if not names:
+            continue
+
+        def work(
+            connection: Connection, names: list[str] = names, suffix: str = suffix
+        ) -> dict[str, int]:
+            found = row_counts(connection, names)
+            if refused is None:
+                return found
+            now_refused = fill_empty_tables(connection, found)
+            for name, count in found.items():
+                if not count and name not in now_refused:
+                    refused.pop(name + suffix, None)
+            refused.update({name + suffix: why for name, why in now_refused.items()})
+            return row_counts(connection, names)
+
+        found = run_with_connection(suffixes[suffix], work, readonly=False)
+        counts.update({name + suffix: count for name, count in found.items()})
+    return counts
+
+
+def empty_databases(suffixes: dict[str, str], tables: Iterable[str]) -> None:
+    for suffix, names in _by_database(suffixes, tables).items():
+        if names:
+
+            def work(connection: Connection, names: list[str] = names) -> None:
+                empty_tables(connection, names)
+
+            run_with_connection(suffixes[suffix], work, readonly=False)
