@@ -257,6 +257,7 @@ def test_verify_proves_the_history(project: Project) -> None:
         "ok upgrade",
         "ok models_match",
         "ok stairway",
+        "ok data_kept",
         "ok downgrade_to_base",
     ]
     assert project.version() == ["a1"]  # the configured database was left alone
@@ -283,7 +284,7 @@ def test_verify_finds_a_downgrade_that_leaves_a_column(project: Project) -> None
     verified = project.run("verify")
     assert verified.exit_code == 1, verified
     assert "FAIL stairway: revision b2 (summary): downgrade does not undo it" in verified.stdout
-    assert "column posts.summary" in verified.stdout
+    assert "left behind: table posts, column summary" in verified.stdout
 
 
 # --------------------------------------------------------------------------- lint

@@ -90,7 +90,8 @@ def verify(
     """Prove the migration history on a scratch database (never the configured one).
 
     Checks single_head, upgrade (base to head, one revision at a time), models_match,
-    stairway (each revision downgraded and upgraded again) and downgrade_to_base (nothing
+    stairway (each revision downgraded and upgraded again, the whole schema compared),
+    data_kept (a row in every table survives each step) and downgrade_to_base (nothing
     but the version table left), on every database of a multi-database repository. Exits 1
     when any check fails.
     """

@@ -6,10 +6,15 @@ The checks, in order, each a line of the report:
 - ``upgrade``: from an empty database, every revision applies, one at a time;
 - ``models_match``: at head, autogenerate finds nothing (no models configured is a failure:
   nothing proves the revisions create what the application uses);
-- ``stairway``: from head down, each revision's downgrade restores the schema that was there
-  before its upgrade, and its upgrade then runs again to the same schema;
+- ``stairway``: from head down, each revision's downgrade restores exactly the schema that
+  was there before its upgrade (:mod:`migratectl.commands.verify_schema` says what is
+  compared), and its upgrade then runs again to the same schema;
+- ``data_kept``: from base up again (once what the stairway left applied is downgraded), with
+  one generated row in every table before each step,
+  every table the step did not drop still holds rows after it
+  (:mod:`migratectl.commands.verify_data`); the rows are deleted again at head;
 - ``downgrade_to_base``: once every revision is downgraded, nothing but the version table is
-  left (no table; on PostgreSQL no enum type either).
+  left (no table, and on PostgreSQL no enum type or sequence either).
 
 A check that cannot run because an earlier one failed is reported as skipped (not ok); one
 left out with ``--skip`` is reported as skipped too, and ok.
@@ -22,14 +27,21 @@ database of whatever differs.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from migratectl.commands import verify_data
+from migratectl.commands.verify_schema import (
+    SchemaItem,
+    Snapshot,
+    describe_difference,
+    take_snapshot,
+)
 from migratectl.commands.versioning import downgrade, upgrade
 from migratectl.database.engines import run_with_connection, run_with_connections
-from migratectl.database.scratch import enum_types, require_single_database, scratch_databases
+from migratectl.database.scratch import require_single_database, scratch_databases
 from migratectl.errors import MigrationFailed, UsageError
 from migratectl.output import Output
 from migratectl.repository.comparison import schema_differences
@@ -237,76 +249,6 @@ def _skipped(names: tuple[str, ...], reason: str, left_out: set[str]) -> list[Ve
     ]
 
 
-# --------------------------------------------------------------------------- schema snapshots
-
-
-class SchemaObject(NamedTuple):
-    kind: str  # "table", "column", "index", ...
-    table: str | None
-    text: str
-
-
-Snapshot = frozenset[SchemaObject]
-
-
-def take_snapshot(connection: Connection, version_table: str) -> Snapshot:
-    """What a revision can create or leave behind, in comparable form."""
-    from sqlalchemy import inspect
-
-    inspector = inspect(connection)
-    found: set[SchemaObject] = set()
-    for table in inspector.get_table_names():
-        if table == version_table:
-            continue
-        found.add(SchemaObject("table", table, f"table {table}"))
-        for column in inspector.get_columns(table):
-            null = "NULL" if column["nullable"] else "NOT NULL"
-            kind = _type_text(column["type"], connection)
-            found.add(
-                SchemaObject("column", table, f"column {table}.{column['name']} {kind} {null}")
-            )
-        for index in inspector.get_indexes(table):
-            columns = ", ".join(str(c) for c in index["column_names"])
-            found.add(SchemaObject("index", table, f"index {index['name']} on {table}({columns})"))
-        for unique in inspector.get_unique_constraints(table):
-            columns = ", ".join(unique["column_names"])
-            found.add(
-                SchemaObject("unique", table, f"unique {unique['name']} on {table}({columns})")
-            )
-        for key in inspector.get_foreign_keys(table):
-            columns = ", ".join(key["constrained_columns"])
-            found.add(
-                SchemaObject(
-                    "foreign_key",
-                    table,
-                    f"foreign key {table}({columns}) -> {key['referred_table']}",
-                )
-            )
-    for name in enum_types(connection):
-        found.add(SchemaObject("enum", None, f"enum type {name}"))
-    return frozenset(found)
-
-
-def _type_text(type_: Any, connection: Connection) -> str:
-    try:
-        return str(type_.compile(dialect=connection.dialect))
-    except Exception:  # a reflected type this dialect cannot render: its repr still compares
-        return repr(type_)
-
-
-def describe_difference(expected: Snapshot, found: Snapshot) -> str:
-    """ "left behind: table x; missing: column y.z" — a table's own parts are not repeated."""
-    parts = []
-    for label, objects in (("left behind", found - expected), ("missing", expected - found)):
-        tables = {obj.table for obj in objects if obj.kind == "table"}
-        shown = sorted(
-            obj.text for obj in objects if obj.kind == "table" or obj.table not in tables
-        )
-        if shown:
-            parts.append(f"{label}: " + ", ".join(shown))
-    return "; ".join(parts)
-
-
 # --------------------------------------------------------------------------- the history
 
 
@@ -429,6 +371,72 @@ class _History:
         failure = _attempt(self.revert, index)
         return f"second downgrade raised {failure}" if failure else None
 
+    def data_kept(self) -> VerifyCheck:
+        """Base to head again, a row in every table before each step; at head the rows are
+        deleted, for the downgrades to run on empty tables as in the stairway."""
+        unready = self._back_at_base()
+        if unready:
+            return VerifyCheck("data_kept", False, unready, skipped=True)
+        refused: dict[str, str] = {}
+        try:
+            with self.steps("verify: data_kept") as advance:
+                for index, rev in enumerate(self.revisions):
+                    problem = self._keep_rows(index, refused)
+                    if problem:
+                        return VerifyCheck("data_kept", False, f"{_name(rev)}: {problem}")
+                    advance()
+        finally:
+            self._empty(self.snapshot().tables)
+        detail = f"{len(self.revisions)} revision(s) applied with a row in every table"
+        if refused:
+            detail += f" but {len(refused)}; every table with rows kept them; "
+            detail += "no row could be put into " + "; ".join(
+                f"table {name} ({reason})" for name, reason in sorted(refused.items())
+            )
+        else:
+            detail += "; every table kept its rows"
+        return VerifyCheck("data_kept", True, detail)
+
+    def _back_at_base(self) -> str | None:
+        """Downgrade what is still applied (nothing after a passing stairway); why the walk
+        from base cannot start, or None."""
+        for index in reversed(range(self.applied)):
+            failure = _attempt(self.revert, index)
+            if failure:
+                name = _name(self.revisions[index])
+                return f"needs the history downgraded to base: {name}: downgrade raised {failure}"
+        left = self.snapshot()
+        if left != self.before[0]:
+            return f"needs an empty schema at base: {describe_difference(self.before[0], left)}"
+        return None
+
+    def _keep_rows(self, index: int, refused: dict[str, str]) -> str | None:
+        """Fill the empty tables, apply revisions[index], check the rows; what went wrong."""
+        before, after = self.before[index], self.after[index]
+        had = {name for name, count in self._rows(before.tables, refused).items() if count}
+        failure = _attempt(self.apply, index)
+        if failure:
+            return f"upgrade raised {failure} with a row in every table"
+        counts = self._rows(after.tables)
+        renames = {
+            old + suffix: new + suffix
+            for old, new in verify_data.renames_in(self.revisions[index].path).items()
+            for suffix in self._suffixes()
+        }
+        lost = verify_data.rows_lost(before, after, had, counts, renames)
+        return "; ".join(lost) or None
+
+    def _suffixes(self) -> dict[str, str]:
+        """How each database's tables end in a snapshot (`` in database 'x'``) -> its URL."""
+        urls: dict[str, str] = getattr(self, "urls", None) or {"": self.url}
+        return {f" in {database_name(name)}" if name else "": url for name, url in urls.items()}
+
+    def _rows(self, tables: Iterable[str], refused: dict[str, str] | None = None) -> dict[str, int]:
+        return verify_data.rows_in_databases(self._suffixes(), tables, refused)
+
+    def _empty(self, tables: Iterable[str]) -> None:
+        verify_data.empty_databases(self._suffixes(), tables)
+
     def downgrade_to_base(self) -> VerifyCheck:
         # After a passing stairway this is already base; after a failing one, carry on down.
         for index in reversed(range(self.applied)):
@@ -438,7 +446,8 @@ class _History:
                 return VerifyCheck("downgrade_to_base", False, detail)
         left = self.snapshot()
         if left:
-            return VerifyCheck("downgrade_to_base", False, describe_difference(frozenset(), left))
+            detail = describe_difference(Snapshot(), left)
+            return VerifyCheck("downgrade_to_base", False, detail)
         return VerifyCheck(
             "downgrade_to_base", True, "nothing but the version table is left at base"
         )
@@ -497,14 +506,12 @@ class _Databases(_History):
 
     def snapshot(self) -> Snapshot:
         def take(connections: dict[str, Connection]) -> Snapshot:
-            return frozenset(
-                SchemaObject(
-                    obj.kind,
-                    f"{name}.{obj.table}" if obj.table is not None else name,
-                    f"{obj.text} in {database_name(name)}",
+            return Snapshot(
+                frozenset(
+                    _in_database(item, name)
+                    for name, connection in connections.items()
+                    for item in take_snapshot(connection, self.version_table).items
                 )
-                for name, connection in connections.items()
-                for obj in take_snapshot(connection, self.version_table)
             )
 
         return run_with_connections(self.urls, take, readonly=True)
@@ -512,6 +519,20 @@ class _Databases(_History):
 
 class _AllDatabases(_SnapshotOnce, _Databases):
     """Every database's twin, each state of their schemas reflected once."""
+
+
+def _in_database(item: SchemaItem, name: str) -> SchemaItem:
+    """``item`` of database ``name``: its table (or type) named ``events in database
+    'analytics'``; the default database's keep their own names."""
+    if not name:
+        return item
+    where = f" in {database_name(name)}"
+    table = f"{item.table}{where}" if item.table is not None else None
+    key = f"{item.key}{where}" if item.kind == "table" or item.table is None else item.key
+    attributes = tuple(
+        (k, v.replace(".", f"{where}.", 1) if k == "owner" else v) for k, v in item.attributes
+    )
+    return SchemaItem(table, item.kind, key, attributes)
 
 
 def database_name(name: str) -> str:
