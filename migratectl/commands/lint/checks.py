@@ -293,7 +293,13 @@ def _in_transaction(statement: str, table: str | None) -> Breach:
 
 
 def _target(op: Operation) -> str:
-    return f"{op.table or '?'}.{op.column or '?'}"
+    """``table.column`` as messages name it; a name the revision computes (a loop over a
+    query's rows, a variable) is said to be computed rather than shown as ``?``."""
+    if op.table is None and op.column is None:
+        return "a column whose table and name the revision computes"
+    table = op.table if op.table is not None else "(a computed table)"
+    column = op.column if op.column is not None else "(a computed column)"
+    return f"{table}.{column}"
 
 
 def _shown_name(name: str | None) -> str:
