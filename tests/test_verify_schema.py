@@ -586,3 +586,63 @@ def test_snapshots_are_values(project: Project, backend: str) -> None:
         "table account, column name: server default was 'x"
     )
     assert describe_difference(first, third).endswith(", now none")
+
+
+# Changes that each alter what a snapshot holds, on PostgreSQL (the SQLite fingerprint is the
+# whole CREATE text of every object; MySQL and MariaDB have none: always a full snapshot).
+PG_CHANGES = [
+    "ALTER TABLE account ALTER COLUMN name SET DEFAULT 'y'",
+    "ALTER TABLE account ALTER COLUMN name SET NOT NULL",
+    "ALTER TABLE account ALTER COLUMN name TYPE VARCHAR(30)",
+    "COMMENT ON COLUMN account.name IS 'shown'",
+    "COMMENT ON TABLE account IS 'people'",
+    "ALTER TABLE account ADD CONSTRAINT account_name_key UNIQUE (name)",
+    "ALTER TABLE account ADD CONSTRAINT name_set CHECK (name <> '')",
+    "CREATE INDEX ix_name ON account (lower(name)) WHERE name IS NOT NULL",
+    "ALTER TABLE account ADD COLUMN parent INTEGER REFERENCES account (id) ON DELETE CASCADE",
+    "CREATE TYPE mood AS ENUM ('happy')",
+    "CREATE SEQUENCE counter START 5",
+    "ALTER TABLE account DROP CONSTRAINT account_pkey",
+    "ALTER TABLE account ADD COLUMN code INTEGER GENERATED ALWAYS AS IDENTITY",
+]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("change", PG_CHANGES)
+def test_a_change_a_snapshot_sees_changes_the_fingerprint(project: Project, change: str) -> None:
+    """verify reuses the snapshot of a state whose fingerprint it has seen: every change a
+    snapshot sees must change the fingerprint, or a difference would pass unseen."""
+    from migratectl.commands.verify_schema import fingerprint, take_snapshot
+
+    project.query("CREATE TABLE account (id INTEGER PRIMARY KEY, name VARCHAR(20) DEFAULT 'x')")
+
+    def read() -> tuple[str | None, object]:
+        engine = project.engine()
+        try:
+            with engine.connect() as connection:
+                return fingerprint(connection), take_snapshot(connection, "alembic_version")
+        finally:
+            engine.dispose()
+
+    before = read()
+    project.query(change)
+    after = read()
+    assert before[1] != after[1]  # the snapshot sees it ...
+    assert before[0] != after[0]  # ... and so does the fingerprint
+    project.query("INSERT INTO account (id, name) VALUES (1, 'a')")
+    assert read()[0] == after[0]  # rows are no change
+
+
+def test_rows_do_not_change_a_fingerprint(sqlite_project: Project) -> None:
+    from migratectl.commands.verify_schema import fingerprint
+
+    sqlite_project.query("CREATE TABLE account (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT)")
+    engine = sqlite_project.engine()
+    try:
+        with engine.connect() as connection:
+            first = fingerprint(connection)
+        sqlite_project.query("INSERT INTO account (name) VALUES ('a')")
+        with engine.connect() as connection:
+            assert fingerprint(connection) == first is not None
+    finally:
+        engine.dispose()

@@ -37,6 +37,7 @@ from migratectl.commands.verify_schema import (
     SchemaItem,
     Snapshot,
     describe_difference,
+    fingerprint,
     take_snapshot,
 )
 from migratectl.commands.versioning import downgrade, upgrade
@@ -267,13 +268,23 @@ class _History:
         # before[i]: the schema before revisions[i] is applied; after[i]: with it applied.
         self.before: list[Snapshot] = []
         self.after: list[Snapshot] = []
+        self.seen: dict[str, Snapshot] = {}  # fingerprint -> the snapshot of that state
 
     def snapshot(self) -> Snapshot:
-        return run_with_connection(
-            self.url,
-            lambda connection: take_snapshot(connection, self.version_table),
-            readonly=True,
-        )
+        """The schema now. A state whose fingerprint was seen before is that state's snapshot
+        again (equal fingerprints, equal snapshots: verify_schema.fingerprint); any other is
+        reflected in full."""
+
+        def read(connection: Connection) -> Snapshot:
+            key = fingerprint(connection)
+            if key is not None and key in self.seen:
+                return self.seen[key]
+            found = take_snapshot(connection, self.version_table)
+            if key is not None:
+                self.seen[key] = found
+            return found
+
+        return run_with_connection(self.url, read, readonly=True)
 
     def apply(self, index: int) -> None:
         upgrade(self.settings, self.revisions[index].revision, no_lock=True, output=self.output)
