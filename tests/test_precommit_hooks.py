@@ -198,6 +198,8 @@ def test_both_hooks_run_where_the_database_url_variable_is_not_set(
     assert heads.exit_code == 0, heads
 
     # A command that needs the database still says which variable is missing.
-    current = project.run("current")
-    assert current.exit_code == 2, current
-    assert "uses the environment variable APP_DATABASE_URL, which is not set" in current.stderr
+    for needs_the_database in (["current"], ["history", "-i"], ["history", "-r", "a1:current"]):
+        result = project.run(*needs_the_database)
+        assert result.exit_code == 2, (needs_the_database, result)
+        assert "uses the environment variable APP_DATABASE_URL, which is not set" in result.stderr
+    assert project.run("history").exit_code == 0

@@ -81,7 +81,9 @@ def history(
     import migratectl
 
     revisions = migratectl.history(
-        inv.settings(url_needed=indicate_current), rev_range, indicate_current=indicate_current
+        inv.settings(url_needed=indicate_current or "current" in (rev_range or "")),
+        rev_range,
+        indicate_current=indicate_current,
     )
     if json_output:
         inv.output.json(revisions.as_json())
