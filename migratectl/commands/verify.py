@@ -53,6 +53,7 @@ from migratectl.repository.config import (
     require_repository,
     script_directory,
 )
+from migratectl.repository.revisions import revision_files_read_once
 from migratectl.repository.state import read_database_heads
 from migratectl.repository.translation import translate_errors
 from migratectl.settings import Settings
@@ -152,7 +153,7 @@ def verify(
 
     with (
         scratch_databases(settings, explicit, output=output, binds=multidb) as urls,
-        _revision_files_read_once(),
+        revision_files_read_once(),
     ):
         record(single_head)  # once the scratch database is accepted: a refusal prints nothing
         scratch = replace(
@@ -170,36 +171,6 @@ def verify(
         for name in names[2:]:
             record(left_out(name) if name in skipped else getattr(history, name)())
     return VerifyResult(checks)
-
-
-@contextmanager
-def _revision_files_read_once() -> Iterator[None]:
-    """One ScriptDirectory for every step of the run.
-
-    Each step is an ``upgrade`` or ``downgrade`` command, and Alembic's commands each build
-    a ScriptDirectory of their own, which executes every revision file again: for a history of
-    n revisions, verify's 4n steps would execute 4n² files. Nothing writes a revision file
-    while verify runs, so the first ScriptDirectory built for a repository serves the rest.
-    """
-    from alembic.script import ScriptDirectory
-
-    original = ScriptDirectory.__dict__["from_config"]
-    made: dict[tuple[str | None, ...], ScriptDirectory] = {}
-
-    def from_config(cls: type[ScriptDirectory], config: Any) -> ScriptDirectory:
-        key = tuple(
-            config.get_main_option(option)
-            for option in ("script_location", "version_locations", "file_template")
-        )
-        if key not in made:
-            made[key] = original.__func__(cls, config)
-        return made[key]
-
-    ScriptDirectory.from_config = classmethod(from_config)  # type: ignore[method-assign,assignment]
-    try:
-        yield
-    finally:
-        ScriptDirectory.from_config = original  # type: ignore[method-assign]
 
 
 def check_names() -> tuple[str, ...]:

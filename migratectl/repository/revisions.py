@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -116,3 +117,33 @@ def next_revisions(settings: Settings, rev: str) -> list[str]:
     script = script_directory(config)
     found = script.get_revision(rev)
     return list(found.nextrev) if found is not None else []
+
+
+@contextmanager
+def revision_files_read_once() -> Iterator[None]:
+    """One ScriptDirectory for every step of the run.
+
+    Each step is an ``upgrade`` or ``downgrade`` command, and Alembic's commands each build
+    a ScriptDirectory of their own, which executes every revision file again: for a history of
+    n revisions, verify's 4n steps would execute 4n² files. Nothing writes a revision file
+    while verify runs, so the first ScriptDirectory built for a repository serves the rest.
+    """
+    from alembic.script import ScriptDirectory
+
+    original = ScriptDirectory.__dict__["from_config"]
+    made: dict[tuple[str | None, ...], ScriptDirectory] = {}
+
+    def from_config(cls: type[ScriptDirectory], config: Any) -> ScriptDirectory:
+        key = tuple(
+            config.get_main_option(option)
+            for option in ("script_location", "version_locations", "file_template")
+        )
+        if key not in made:
+            made[key] = original.__func__(cls, config)
+        return made[key]
+
+    ScriptDirectory.from_config = classmethod(from_config)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        ScriptDirectory.from_config = original  # type: ignore[method-assign]
