@@ -58,13 +58,13 @@ def test_drops_and_narrowing_are_warned_about_with_file_and_line(sqlite_project:
     warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
     assert sorted(warnings) == sorted(
         [
-            f"Warning: {path}:{drop_table}: drop_table legacy drops the table and its rows; "
+            f"Warning: {path}:{drop_table}: MC101 drop-table legacy drops the table and its rows; "
             "review it before you upgrade.",
-            f"Warning: {path}:{drop_column}: drop_column users.age drops the column and its "
+            f"Warning: {path}:{drop_column}: MC102 drop-column users.age drops the column and its "
             "values; review it before you upgrade.",
-            f"Warning: {path}:{narrow}: narrow_type users.name changes sa.VARCHAR(length=50) "
-            "to sa.String(length=20), which cannot hold every value; review it before you "
-            "upgrade.",
+            f"Warning: {path}:{narrow}: MC301 narrowing-type users.name changes "
+            "sa.VARCHAR(length=50) to sa.String(length=20), which cannot hold every value; "
+            "review it before you upgrade.",
         ]
     )
 
@@ -88,7 +88,7 @@ def test_warned_on_every_backend(project: Project) -> None:
     result = project.run("migrate", "-m", "no age")
     assert result.exit_code == 0, result
     assert f"Warning: {written(result.stdout)}:" in result.stderr
-    assert "drop_column users.age drops the column and its values" in result.stderr
+    assert "MC102 drop-column users.age drops the column and its values" in result.stderr
 
 
 def test_the_installed_command_warns_on_stderr(sqlite_project: Project) -> None:
@@ -97,4 +97,4 @@ def test_the_installed_command_warns_on_stderr(sqlite_project: Project) -> None:
     result = sqlite_project.run_cli("migrate", "-m", "no legacy")
     assert result.exit_code == 0, result
     assert "drop_table" not in result.stdout
-    assert "drop_table legacy drops the table and its rows" in result.stderr
+    assert "MC101 drop-table legacy drops the table and its rows" in result.stderr

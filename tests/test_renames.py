@@ -317,7 +317,7 @@ def test_on_a_terminal_no_keeps_drop_and_add(sqlite_project: Project) -> None:
     assert result.returncode == 0, result
     assert "Was table users renamed to people" in result.stderr
     assert "run again with --rename" not in result.stderr  # the user has answered
-    assert "drop_table users drops the table and its rows" in result.stderr
+    assert "MC101 drop-table users drops the table and its rows" in result.stderr
     assert "op.drop_table('users')" in newest_revision(sqlite_project)
 
 

@@ -89,17 +89,23 @@ def analyze_source(source: str | bytes, filename: str = "<revision>") -> list[Op
 
 
 def data_loss_warnings(path: str | os.PathLike[str]) -> list[str]:
-    """One warning per operation of the revision at ``path`` that drops data for good."""
+    """One warning per operation of the revision at ``path`` that drops data for good, named
+    by the lint rule that flags it (``MC102 drop-column users.age …``), as lint names it."""
+    from migratectl.lint_rules import find_rules
+
     try:
         shown = os.path.relpath(path)
     except ValueError:
         shown = str(path)
-    return [
-        f"{shown}:{found.line}: {found.operation} {found.target} {found.detail}; review it "
-        "before you upgrade."
-        for found in analyze_source(Path(path).read_bytes(), shown)
-        if found.operation in DATA_LOSS and not found.acknowledged
-    ]
+    warnings = []
+    for found in analyze_source(Path(path).read_bytes(), shown):
+        if found.operation in DATA_LOSS and not found.acknowledged:
+            rule = find_rules(found.operation)[0]
+            warnings.append(
+                f"{shown}:{found.line}: {rule.id} {rule.name} {found.target} {found.detail}; "
+                "review it before you upgrade."
+            )
+    return warnings
 
 
 # --------------------------------------------------------------------------- comments
