@@ -68,27 +68,27 @@ def _run_versioning(
     return VersioningResult(database, applied.before or [], applied.after, applied.steps, sql)
 
 
-# A relative step the wrong way: (command, sign of the step) -> the command that goes there.
-_OTHER_WAY = {
-    ("upgrade", "-"): ("downgrade", "below", "+N"),
-    ("downgrade", "+"): ("upgrade", "above", "-N"),
+# A relative step the wrong way: (command, sign of the step) -> (message, hint), for REV.
+_WRONG_WAY = {
+    ("upgrade", "-"): (
+        "`upgrade {rev}` asks for a revision below the current one; upgrade only goes up.",
+        "To revert revisions run `migratectl downgrade {rev}`; to apply a number of revisions "
+        "use +N (`migratectl upgrade +1`).",
+    ),
+    ("downgrade", "+"): (
+        "`downgrade {rev}` asks for a revision above the current one; downgrade only goes down.",
+        "To apply revisions run `migratectl upgrade {rev}`; to revert a number of revisions "
+        "use -N (`migratectl downgrade -1`).",
+    ),
 }
 
 
 def _refuse_wrong_direction(name: str, rev: str) -> None:
     step = re.fullmatch(r"([+-])\d+", rev.strip())
-    other = _OTHER_WAY.get((name, step.group(1))) if step else None
-    if other is None:
-        return
-    instead, where, form = other
-    goes = "up" if name == "upgrade" else "down"
-    verb = "apply" if instead == "upgrade" else "revert"
-    raise UsageError(
-        f"`{name} {rev}` asks for a revision {where} the current one; {name} only goes {goes}.",
-        hint=f"To {verb} revisions run `migratectl {instead} {rev}`; to "
-        f"{'apply' if name == 'upgrade' else 'revert'} a number of revisions use {form} "
-        f"(`migratectl {name} {form.replace('N', '1')}`).",
-    )
+    wrong = _WRONG_WAY.get((name, step.group(1))) if step else None
+    if wrong is not None:
+        message, hint = wrong
+        raise UsageError(message.format(rev=rev), hint=hint.format(rev=rev))
 
 
 @in_project
