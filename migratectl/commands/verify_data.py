@@ -20,12 +20,11 @@ import ast
 import datetime
 import decimal
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migratectl.commands.verify_schema import Snapshot
-from migratectl.database.engines import run_with_connection
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -230,26 +229,6 @@ def _value_for(type_: Any) -> Any:
     return by_python.get(python_type, _NO_VALUE)
 
 
-def empty_tables(connection: Connection, tables: Iterable[str]) -> None:
-    """Delete every row of ``tables``, children before parents (found by trying)."""
-    from sqlalchemy import delete, table
-    from sqlalchemy.exc import DBAPIError
-
-    remaining = sorted(tables)
-    while remaining:
-        left = []
-        for name in remaining:
-            try:
-                connection.execute(delete(table(name)))
-                connection.commit()
-            except DBAPIError:
-                connection.rollback()
-                left.append(name)
-        if len(left) == len(remaining):
-            return  # nothing more can go: what is left stays, the downgrades may still pass
-        remaining = left
-
-
 def renames_in(path: str | Path | None) -> dict[str, str]:
     """``old -> new`` for each ``op.rename_table("old", "new")`` in the revision's file."""
     if not path:
@@ -310,7 +289,7 @@ def rows_lost(
     return lost
 
 
-def _by_database(suffixes: dict[str, str], tables: Iterable[str]) -> dict[str, list[str]]:
+def _by_database(suffixes: Collection[str], tables: Iterable[str]) -> dict[str, list[str]]:
     """Each database's tables (by the suffix its names carry), under their own names."""
     local: dict[str, list[str]] = {suffix: [] for suffix in suffixes}
     for table in tables:
@@ -320,38 +299,25 @@ def _by_database(suffixes: dict[str, str], tables: Iterable[str]) -> dict[str, l
 
 
 def rows_in_databases(
-    suffixes: dict[str, str], tables: Iterable[str], refused: dict[str, str] | None = None
+    connections: dict[str, Connection],
+    tables: Iterable[str],
+    refused: dict[str, str] | None = None,
 ) -> dict[str, int]:
-    """Rows in each of ``tables`` (named as in a snapshot: suffix -> database URL); with
-    ``refused``, the empty ones are filled first and those that cannot be are noted there."""
+    """Rows in each of ``tables`` (named as in a snapshot; ``connections``: the suffix of a
+    database's names -> a connection to it); with ``refused``, the empty ones are filled first
+    and those that cannot be are noted there."""
     counts: dict[str, int] = {}
-    for suffix, names in _by_database(suffixes, tables).items():
+    for suffix, names in _by_database(connections, tables).items():
         if not names:
             continue
-
-        def work(
-            connection: Connection, names: list[str] = names, suffix: str = suffix
-        ) -> dict[str, int]:
-            found = row_counts(connection, names)
-            if refused is None:
-                return found
+        connection = connections[suffix]
+        found = row_counts(connection, names)
+        if refused is not None:
             now_refused = fill_empty_tables(connection, found)
             for name, count in found.items():
                 if not count and name not in now_refused:
                     refused.pop(name + suffix, None)
             refused.update({name + suffix: why for name, why in now_refused.items()})
-            return row_counts(connection, names)
-
-        found = run_with_connection(suffixes[suffix], work, readonly=False)
+            found = row_counts(connection, names)
         counts.update({name + suffix: count for name, count in found.items()})
     return counts
-
-
-def empty_databases(suffixes: dict[str, str], tables: Iterable[str]) -> None:
-    for suffix, names in _by_database(suffixes, tables).items():
-        if names:
-
-            def work(connection: Connection, names: list[str] = names) -> None:
-                empty_tables(connection, names)
-
-            run_with_connection(suffixes[suffix], work, readonly=False)

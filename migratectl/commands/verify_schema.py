@@ -24,7 +24,7 @@ compared by name.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -156,13 +156,22 @@ def _summary(item: SchemaItem | None) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-def take_snapshot(connection: Connection, version_table: str) -> Snapshot:
-    """Read the schema of ``connection``'s default schema, the version table left out."""
+def take_snapshot(
+    connection: Connection, version_table: str, only: Collection[str | None] | None = None
+) -> Snapshot:
+    """Read the schema of ``connection``'s default schema, the version table left out.
+
+    ``only``: read just these parts (see :func:`part_of`): the named tables, and with None in
+    it the types and sequences."""
     from sqlalchemy import inspect
 
     inspector = inspect(connection)
     dialect = connection.dialect
-    tables = sorted(name for name in inspector.get_table_names() if name != version_table)
+    tables = sorted(
+        name
+        for name in inspector.get_table_names()
+        if name != version_table and (only is None or name in only)
+    )
     read = _Reader(inspector, tables)
     items: set[SchemaItem] = set()
     native_indexes = _index_texts(connection, version_table)
@@ -194,8 +203,15 @@ def take_snapshot(connection: Connection, version_table: str) -> Snapshot:
             )
         for name, definition in native.items():
             items.add(SchemaItem(table, "index", name, _attrs(definition=definition)))
-    items.update(_types_and_sequences(connection, inspector))
+    if only is None or None in only:
+        items.update(_types_and_sequences(connection, inspector))
     return Snapshot(frozenset(items))
+
+
+def part_of(item: SchemaItem) -> str | None:
+    """The part of a snapshot ``item`` belongs to: its table's name (a table's own item
+    included), or None for the types and sequences."""
+    return item.key if item.kind == "table" else item.table
 
 
 _FK_DEFAULTS = {("ondelete", "NO ACTION"), ("onupdate", "NO ACTION"), ("deferrable", "False")}
@@ -448,93 +464,3 @@ def _user_name(name: str | None, table: str, dialect_name: str) -> str | None:
         if any(re.fullmatch(pattern, name) for pattern in invented):
             return None
     return name
-
-
-# --------------------------------------------------------------------------- fingerprints
-
-
-def fingerprint(connection: Connection) -> str | None:
-    """A digest of everything :func:`take_snapshot` compares, read in one query, or None
-    for a dialect without one (MySQL, MariaDB: each snapshot is taken in full).
-
-    Equal digests mean equal snapshots: each digest covers a superset of what a snapshot
-    holds (SQLite: every object's ``CREATE`` text; PostgreSQL: the catalogue's own text of
-    each column, constraint, index, enum type and sequence, names included). So verify
-    reflects each state of the schema once, and a state it comes back to (the schema before
-    a revision, after its downgrade) costs one query. Different digests say nothing: the
-    snapshots are then taken and compared.
-    """
-    import hashlib
-
-    from sqlalchemy import text
-
-    query = {"sqlite": _SQLITE_FINGERPRINT, "postgresql": _PG_FINGERPRINT}.get(
-        connection.dialect.name
-    )
-    if query is None:
-        return None
-    rows = sorted(
-        "\x1f".join("" if v is None else str(v) for v in row)
-        for row in connection.execute(text(query))
-    )
-    return hashlib.sha256("\x1e".join(rows).encode()).hexdigest()
-
-
-_SQLITE_FINGERPRINT = """
-select type, name, tbl_name, sql from sqlite_master where name not like 'sqlite_%'
-"""
-
-# Column order (attnum) is left out: a snapshot does not compare it, and a column dropped and
-# added again comes back at another position.
-_PG_FINGERPRINT = """
-with rel as (
-    select c.oid, c.relname, c.relkind
-    from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = current_schema()
-)
-select 'relation', relname, relkind::text, obj_description(oid, 'pg_class'), null, null
-from rel
-union all
-select 'column', r.relname, a.attname,
-       format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull::text
-       || ' identity=' || a.attidentity::text || ' generated=' || a.attgenerated::text
-       || ' collation=' || coalesce(co.collname, ''),
-       pg_get_expr(d.adbin, d.adrelid), col_description(r.oid, a.attnum)
-from rel r
-join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped
-left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
-left join pg_collation co on co.oid = a.attcollation and a.attcollation <> 0
-union all
-select 'constraint', r.relname, k.conname, k.contype::text, pg_get_constraintdef(k.oid),
-       k.condeferrable::text || k.condeferred::text || k.convalidated::text
-from rel r join pg_constraint k on k.conrelid = r.oid
-union all
-select 'index', r.relname, pg_get_indexdef(i.indexrelid), null, null, null
-from rel r join pg_index i on i.indrelid = r.oid
-union all
-select 'type', t.typname, t.typtype::text, format_type(t.typbasetype, t.typtypmod),
-       t.typdefault, t.typnotnull::text
-from pg_type t join pg_namespace n on n.oid = t.typnamespace
-where n.nspname = current_schema() and t.typtype in ('e', 'd', 'c')
-union all
-select 'enum label', t.typname, e.enumlabel, e.enumsortorder::text, null, null
-from pg_type t
-join pg_namespace n on n.oid = t.typnamespace
-join pg_enum e on e.enumtypid = t.oid
-where n.nspname = current_schema()
-union all
-select 'sequence', s.sequencename,
-       s.data_type::text || ' ' || s.start_value::text || ' ' || s.increment_by::text,
-       s.min_value::text || ' ' || s.max_value::text || ' ' || s.cycle::text,
-       (select t.relname || '.' || a.attname
-        from pg_class c
-        join pg_depend d on d.objid = c.oid and d.classid = 'pg_class'::regclass
-             and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i')
-        join pg_class t on t.oid = d.refobjid
-        join pg_attribute a on a.attrelid = t.oid and a.attnum = d.refobjsubid
-        where c.relname = s.sequencename and c.relnamespace = n.oid
-        limit 1),
-       null
-from pg_sequences s join pg_namespace n on n.nspname = s.schemaname
-where s.schemaname = current_schema()
-"""

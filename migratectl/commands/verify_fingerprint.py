@@ -1,0 +1,149 @@
+"""Fingerprints of a schema, and the snapshots ``verify`` takes of each state from them.
+
+A fingerprint is a digest, read in one query, of everything :func:`take_snapshot` compares,
+part by part: one digest per table (its columns, constraints, indexes, comment) and one for
+the types and sequences. Each part's digest covers a superset of what that part of a snapshot
+holds (SQLite: every object's ``CREATE`` text; PostgreSQL: the catalogue's own text of each
+column, constraint, index, enum type and sequence, names included), so equal digests mean
+equal parts. MySQL and MariaDB have none yet: each of their snapshots is taken in full.
+
+:class:`SnapshotReader` uses them: a state whose fingerprint it has seen costs that one query,
+and any other state is reflected only in the parts whose digest changed since the last state
+it read (a revision usually changes a table or two), the rest carried over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+from migratectl.commands.verify_schema import Snapshot, part_of, take_snapshot
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+def part_fingerprints(connection: Connection) -> dict[str | None, str] | None:
+    """Each part's digest (table name -> digest; None -> the types and sequences), or None
+    for a dialect without fingerprints. Rows are no part of it."""
+    from sqlalchemy import text
+
+    query = {"sqlite": _SQLITE_FINGERPRINT, "postgresql": _PG_FINGERPRINT}.get(
+        connection.dialect.name
+    )
+    if query is None:
+        return None
+    rows: dict[str | None, list[str]] = {}
+    for part, *values in connection.execute(text(query)):
+        rows.setdefault(part, []).append("\x1f".join("" if v is None else str(v) for v in values))
+    return {part: _digest(sorted(found)) for part, found in rows.items()}
+
+
+def fingerprint(connection: Connection) -> str | None:
+    """One digest of the whole schema (see :func:`part_fingerprints`), or None."""
+    parts = part_fingerprints(connection)
+    return None if parts is None else _whole(parts)
+
+
+def _digest(texts: list[str]) -> str:
+    return hashlib.sha256("\x1e".join(texts).encode()).hexdigest()
+
+
+def _whole(parts: dict[str | None, str]) -> str:
+    # "\x00" stands for None: no table is named that.
+    return _digest(sorted(f"{part or chr(0)}\x1d{digest}" for part, digest in parts.items()))
+
+
+class SnapshotReader:
+    """The snapshots of one database's successive states: a state seen before is its snapshot
+    again; any other is the last one read with the parts whose fingerprint changed read anew.
+    """
+
+    def __init__(self, version_table: str) -> None:
+        self.version_table = version_table
+        self.seen: dict[str, Snapshot] = {}  # whole fingerprint -> the snapshot of that state
+        self.last: tuple[dict[str | None, str], Snapshot] | None = None
+        self.reflected = 0  # parts read from the catalogue (for the tests: how much work)
+
+    def read(self, connection: Connection) -> Snapshot:
+        parts = part_fingerprints(connection)
+        if parts is None:
+            return take_snapshot(connection, self.version_table)
+        key = _whole(parts)
+        found = self.seen.get(key)
+        if found is None:
+            if self.last is None:
+                found = take_snapshot(connection, self.version_table)
+                self.reflected += len(parts)
+            else:
+                known, previous = self.last
+                every = parts.keys() | known.keys()
+                changed = {part for part in every if parts.get(part) != known.get(part)}
+                fresh = take_snapshot(connection, self.version_table, only=changed)
+                self.reflected += len(changed)
+                kept = (item for item in previous.items if part_of(item) not in changed)
+                found = Snapshot(frozenset(kept) | fresh.items)
+            self.seen[key] = found
+        self.last = (parts, found)
+        return found
+
+
+_SQLITE_FINGERPRINT = """
+select tbl_name, type, name, sql from sqlite_master where name not like 'sqlite_%'
+"""
+
+# The first column names the part: the table, or null for types and sequences. Column order
+# (attnum) is left out: a snapshot does not compare it, and a column dropped and added again
+# comes back at another position.
+_PG_FINGERPRINT = """
+with rel as (
+    select c.oid, c.relname, c.relkind
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = current_schema() and c.relkind in ('r', 'p', 'v', 'm', 'f')
+)
+select relname, 'relation', relkind::text, obj_description(oid, 'pg_class'), null, null
+from rel
+union all
+select r.relname, 'column', a.attname,
+       format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull::text
+       || ' identity=' || a.attidentity::text || ' generated=' || a.attgenerated::text
+       || ' collation=' || coalesce(co.collname, ''),
+       pg_get_expr(d.adbin, d.adrelid), col_description(r.oid, a.attnum)
+from rel r
+join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped
+left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+left join pg_collation co on co.oid = a.attcollation and a.attcollation <> 0
+union all
+select r.relname, 'constraint', k.conname, k.contype::text, pg_get_constraintdef(k.oid),
+       k.condeferrable::text || k.condeferred::text || k.convalidated::text
+from rel r join pg_constraint k on k.conrelid = r.oid
+union all
+select r.relname, 'index', pg_get_indexdef(i.indexrelid), null, null, null
+from rel r join pg_index i on i.indrelid = r.oid
+union all
+select null, 'type', t.typname, t.typtype::text, format_type(t.typbasetype, t.typtypmod),
+       coalesce(t.typdefault, '') || ' ' || t.typnotnull::text
+from pg_type t join pg_namespace n on n.oid = t.typnamespace
+where n.nspname = current_schema() and t.typtype in ('e', 'd', 'c')
+      and (t.typrelid = 0 or (select c.relkind from pg_class c where c.oid = t.typrelid) = 'c')
+union all
+select null, 'enum label', t.typname, e.enumlabel, e.enumsortorder::text, null
+from pg_type t
+join pg_namespace n on n.oid = t.typnamespace
+join pg_enum e on e.enumtypid = t.oid
+where n.nspname = current_schema()
+union all
+select null, 'sequence', s.sequencename,
+       s.data_type::text || ' ' || s.start_value::text || ' ' || s.increment_by::text,
+       s.min_value::text || ' ' || s.max_value::text || ' ' || s.cycle::text,
+       (select t.relname || '.' || a.attname
+        from pg_class c
+        join pg_depend d on d.objid = c.oid and d.classid = 'pg_class'::regclass
+             and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i')
+        join pg_class t on t.oid = d.refobjid
+        join pg_attribute a on a.attrelid = t.oid and a.attnum = d.refobjsubid
+        where c.relname = s.sequencename and c.relnamespace = n.oid
+        limit 1)
+from pg_sequences s join pg_namespace n on n.nspname = s.schemaname
+where s.schemaname = current_schema()
+"""

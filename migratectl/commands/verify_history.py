@@ -1,0 +1,297 @@
+"""The history ``verify`` walks on its scratch databases: the revisions applied and reverted
+one at a time, each check a plan of steps (:mod:`migratectl.commands.verify_steps`), each
+state of the schema read once (:mod:`migratectl.commands.verify_fingerprint`).
+
+A multi-database repository's snapshot covers every database's twin, each object naming its
+database (``table events in database 'analytics'``); the default database's keep their names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from migratectl.commands import verify_data
+from migratectl.commands.verify_fingerprint import SnapshotReader
+from migratectl.commands.verify_schema import SchemaItem, Snapshot, describe_difference
+from migratectl.commands.verify_steps import CommandSteps, NotForOneRun, Plan, Step, Steps
+from migratectl.errors import UsageError
+from migratectl.output import Output
+from migratectl.repository.comparison import schema_differences
+from migratectl.repository.state import read_database_heads
+from migratectl.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.script import Script
+    from sqlalchemy.engine import Connection
+
+T = TypeVar("T")
+
+
+@dataclass
+class VerifyCheck:
+    name: str
+    ok: bool
+    detail: str
+    skipped: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        detail = f"skipped: {self.detail}" if self.skipped else self.detail
+        return {"name": self.name, "ok": self.ok, "detail": detail}
+
+
+class History:
+    """The revisions (base to head, each after all its ancestors) on the scratch databases of
+    ``settings``, stepped by ``steps``."""
+
+    def __init__(
+        self, settings: Settings, revisions: list[Script], output: Output, steps: Steps
+    ) -> None:
+        self.settings = settings
+        self.revisions = revisions
+        self.applied = 0  # revisions[:applied] are in the scratch databases
+        self.steps = steps
+        self.shown = output  # the user's: a bar over the steps on a terminal
+        version_table = settings.configure.get("version_table", "alembic_version")
+        self.readers = {
+            name: SnapshotReader(version_table) for name in settings.all_database_urls()
+        }
+        # before[i]: the schema before revisions[i] is applied; after[i]: with it applied.
+        self.before: list[Snapshot] = []
+        self.after: list[Snapshot] = []
+        self._current: Snapshot | None = None  # the schema now; None once a step was asked for
+
+    def run(self, make_plan: Callable[[], Plan[T]]) -> T:
+        """The plan's result, its steps taken by ``steps``; an env.py that keeps all the
+        revisions in one transaction of its own gets a command per step."""
+        try:
+            return self.steps.run(make_plan())
+        except NotForOneRun:
+            self.steps = CommandSteps(self.steps.settings, self.revisions, self.steps.output)
+            return self.steps.run(make_plan())
+
+    # ------------------------------------------------------------------ reading, stepping
+
+    def snapshot(self) -> Snapshot:
+        """The schema now (read once per state)."""
+        if self._current is None:
+
+            def take(connections: dict[str, Connection]) -> Snapshot:
+                if list(connections) == [""]:
+                    return self.readers[""].read(connections[""])
+                return Snapshot(
+                    frozenset(
+                        _in_database(item, name)
+                        for name, connection in connections.items()
+                        for item in self.readers[name].read(connection).items
+                    )
+                )
+
+            self._current = self.steps.read(take)
+        return self._current
+
+    def apply(self, index: int) -> Plan[str | None]:
+        """Step revisions[index] up; its error, or None."""
+        self._current = None  # also when the step fails half-way
+        failure = yield Step(index, upgrade=True)
+        if failure is None:
+            self.applied = index + 1
+        return failure
+
+    def revert(self, index: int) -> Plan[str | None]:
+        """Step revisions[index] down (only it); its error, or None."""
+        self._current = None
+        failure = yield Step(index, upgrade=False)
+        if failure is None:
+            self.applied = index
+        return failure
+
+    @contextmanager
+    def progress(self, description: str) -> Iterator[Callable[[], None]]:
+        """A progress bar over the revisions on a terminal (nothing elsewhere)."""
+        if len(self.revisions) < 2 or not self.shown.shows_progress():
+            yield lambda: None
+            return
+        with self.shown.progress(len(self.revisions), description) as advance:
+            yield advance
+
+    # ------------------------------------------------------------------ the checks
+
+    def upgrade(self) -> Plan[VerifyCheck]:
+        with self.progress("verify: upgrade") as advance:
+            for index, rev in enumerate(self.revisions):
+                self.before.append(self.snapshot())
+                failure = yield from self.apply(index)
+                if failure:
+                    return VerifyCheck("upgrade", False, f"{_name(rev)}: upgrade raised {failure}")
+                if index == 0:
+                    self._require_scratch_at(rev.revision)
+                self.after.append(self.snapshot())
+                advance()
+        return VerifyCheck(
+            "upgrade", True, f"{len(self.revisions)} revision(s) applied one at a time"
+        )
+
+    def _require_scratch_at(self, revision: str) -> None:
+        """Stop before any downgrade if env.py migrated some other database than the scratch
+        one (an env.py that builds its own engine): the stairway would empty that database."""
+        if read_database_heads(self.settings) != [revision]:
+            raise UsageError(
+                f"env.py did not migrate the scratch database: after upgrading to {revision} "
+                "it is still empty, so env.py connects to a database of its own.",
+                hint="Let env.py call migratectl.runtime.run_migrations(context) without "
+                "choosing the database itself; verify stopped before any downgrade.",
+            )
+        self.steps.scratch_confirmed()
+
+    def models_match(self) -> VerifyCheck:
+        if not self.settings.models:
+            return VerifyCheck(
+                "models_match",
+                False,
+                "no models are configured, so nothing proves the revisions create them "
+                "(set models, or pass --models)",
+            )
+        differences = schema_differences(self.settings, self.steps.output)
+        if differences:
+            return VerifyCheck(
+                "models_match",
+                False,
+                "the models differ from the schema at head: " + "; ".join(differences),
+            )
+        return VerifyCheck("models_match", True, "the schema at head matches the models")
+
+    def stairway(self) -> Plan[VerifyCheck]:
+        with self.progress("verify: stairway") as advance:
+            for index in reversed(range(len(self.revisions))):
+                problem = yield from self._stair(index)
+                if problem:
+                    name = _name(self.revisions[index])
+                    return VerifyCheck("stairway", False, f"{name}: {problem}")
+                advance()
+        return VerifyCheck(
+            "stairway", True, f"{len(self.revisions)} revision(s) downgraded and upgraded again"
+        )
+
+    def _stair(self, index: int) -> Plan[str | None]:
+        """Down, up and down again over revisions[index]; what went wrong, or None."""
+        failure = yield from self.revert(index)
+        if failure:
+            return f"downgrade raised {failure}"
+        left = self.snapshot()
+        if left != self.before[index]:
+            return "downgrade does not undo it: " + describe_difference(self.before[index], left)
+        failure = yield from self.apply(index)
+        if failure:
+            return f"upgrade after its downgrade raised {failure}"
+        again = self.snapshot()
+        if again != self.after[index]:
+            difference = describe_difference(self.after[index], again)
+            return f"upgrade after its downgrade gives another schema: {difference}"
+        failure = yield from self.revert(index)
+        return f"second downgrade raised {failure}" if failure else None
+
+    def downgrade_to_base(self) -> Plan[VerifyCheck]:
+        """Every revision still applied downgraded (none after a passing stairway, whose
+        last downgrades walked the history down to base), and nothing left at base."""
+        for index in reversed(range(self.applied)):
+            failure = yield from self.revert(index)
+            if failure:
+                detail = f"{_name(self.revisions[index])}: downgrade raised {failure}"
+                return VerifyCheck("downgrade_to_base", False, detail)
+        left = self.snapshot()
+        if left:
+            return VerifyCheck("downgrade_to_base", False, describe_difference(Snapshot(), left))
+        return VerifyCheck(
+            "downgrade_to_base", True, "nothing but the version table is left at base"
+        )
+
+    def data_kept(self) -> Plan[VerifyCheck]:
+        """Base to head again, a row in every table before each step (the rows stay)."""
+        unready = yield from self._back_at_base()
+        if unready:
+            return VerifyCheck("data_kept", False, unready, skipped=True)
+        refused: dict[str, str] = {}
+        with self.progress("verify: data_kept") as advance:
+            for index, rev in enumerate(self.revisions):
+                problem = yield from self._keep_rows(index, refused)
+                if problem:
+                    return VerifyCheck("data_kept", False, f"{_name(rev)}: {problem}")
+                advance()
+        detail = f"{len(self.revisions)} revision(s) applied with a row in every table"
+        if refused:
+            detail += f" but {len(refused)}; every table with rows kept them; "
+            detail += "no row could be put into " + "; ".join(
+                f"table {name} ({reason})" for name, reason in sorted(refused.items())
+            )
+        else:
+            detail += "; every table kept its rows"
+        return VerifyCheck("data_kept", True, detail)
+
+    def _back_at_base(self) -> Plan[str | None]:
+        """Downgrade what is still applied (nothing after a passing stairway); why the walk
+        from base cannot start, or None."""
+        for index in reversed(range(self.applied)):
+            failure = yield from self.revert(index)
+            if failure:
+                name = _name(self.revisions[index])
+                return f"needs the history downgraded to base: {name}: downgrade raised {failure}"
+        left = self.snapshot()
+        if left != self.before[0]:
+            return f"needs an empty schema at base: {describe_difference(self.before[0], left)}"
+        return None
+
+    def _keep_rows(self, index: int, refused: dict[str, str]) -> Plan[str | None]:
+        """Fill the empty tables, apply revisions[index], check the rows; what went wrong."""
+        before, after = self.before[index], self.after[index]
+        had = {name for name, count in self._rows(before.tables, refused).items() if count}
+        failure = yield from self.apply(index)
+        if failure:
+            return f"upgrade raised {failure} with a row in every table"
+        counts = self._rows(after.tables)
+        renames = {
+            old + suffix: new + suffix
+            for old, new in verify_data.renames_in(self.revisions[index].path).items()
+            for suffix in self._suffixes()
+        }
+        lost = verify_data.rows_lost(before, after, had, counts, renames)
+        return "; ".join(lost) or None
+
+    def _suffixes(self) -> dict[str, str]:
+        """How each database's tables end in a snapshot (`` in database 'x'``) -> its name."""
+        return {f" in {database_name(name)}" if name else "": name for name in self.readers}
+
+    def _rows(self, tables: Iterable[str], refused: dict[str, str] | None = None) -> dict[str, int]:
+        suffixes = self._suffixes()
+
+        def count(connections: dict[str, Connection]) -> dict[str, int]:
+            by_suffix = {suffix: connections[name] for suffix, name in suffixes.items()}
+            return verify_data.rows_in_databases(by_suffix, tables, refused)
+
+        return self.steps.read(count)
+
+
+def _name(rev: Script) -> str:
+    message = (rev.doc or "").strip()
+    return f"revision {rev.revision} ({message})" if message else f"revision {rev.revision}"
+
+
+def _in_database(item: SchemaItem, name: str) -> SchemaItem:
+    """``item`` of database ``name``: its table (or type) named ``events in database
+    'analytics'``; the default database's keep their own names."""
+    if not name:
+        return item
+    where = f" in {database_name(name)}"
+    table = f"{item.table}{where}" if item.table is not None else None
+    key = f"{item.key}{where}" if item.kind == "table" or item.table is None else item.key
+    attributes = tuple(
+        (k, v.replace(".", f"{where}.", 1) if k == "owner" else v) for k, v in item.attributes
+    )
+    return SchemaItem(table, item.kind, key, attributes)
+
+
+def database_name(name: str) -> str:
+    """How a check's detail names one database of a multi-database repository."""
+    return f"database {name!r}" if name else "the default database"
