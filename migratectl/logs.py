@@ -80,14 +80,12 @@ class AlembicLogging:
             for handler in list(logger.handlers):
                 if handler is not self.handler:
                     logger.removeHandler(handler)
-            if name == ALEMBIC:
-                if self.handler not in logger.handlers:
-                    logger.addHandler(self.handler)
-                logger.setLevel(logging.INFO)
-                logger.propagate = False
-            else:
-                logger.setLevel(logging.NOTSET)
-                logger.propagate = True
+            if name == ALEMBIC and self.handler not in logger.handlers:
+                logger.addHandler(self.handler)
+            level = logging.INFO if name == ALEMBIC else logging.NOTSET
+            if logger.level != level:  # setLevel clears every logger's cache: only if need be
+                logger.setLevel(level)
+            logger.propagate = name != ALEMBIC
         if manager.disable >= logging.INFO:  # logging.disable(...) silences every logger
             if self._disable is None:
                 self._disable = manager.disable

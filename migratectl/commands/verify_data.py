@@ -20,11 +20,11 @@ import ast
 import datetime
 import decimal
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migratectl.commands.verify_schema import Snapshot
+from migratectl.commands.verify_schema import Snapshot, TableShape
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -34,37 +34,37 @@ _NO_VALUE = object()
 
 def row_counts(connection: Connection, tables: Iterable[str]) -> dict[str, int]:
     """Rows in each of ``tables``, a few dozen tables per query."""
-    from sqlalchemy import func, select, table
+    from sqlalchemy import text
 
+    quote = connection.dialect.identifier_preparer.quote
     names = sorted(tables)
     counts: dict[str, int] = {}
     for start in range(0, len(names), 40):
         chunk = names[start : start + 40]
-        query = select(
-            *[select(func.count()).select_from(table(name)).scalar_subquery() for name in chunk]
-        )
-        row = connection.execute(query).one()
+        # A colon in a name is no bind parameter.
+        counted = (f"(SELECT count(*) FROM {quote(name)})".replace(":", r"\:") for name in chunk)
+        row = connection.execute(text("SELECT " + ", ".join(counted))).one()
         counts.update(zip(chunk, (int(value) for value in row), strict=True))
     connection.rollback()
     return counts
 
 
-def fill_empty_tables(connection: Connection, counts: dict[str, int]) -> dict[str, str]:
+def fill_empty_tables(
+    connection: Connection,
+    counts: dict[str, int],
+    shapes: Mapping[str, TableShape] | None = None,
+) -> dict[str, str]:
     """Put one generated row into each table of ``counts`` that has none; the tables that
-    could not get one, each with the reason."""
-    from sqlalchemy import MetaData, Table, inspect
-
+    could not get one, each with the reason. ``shapes``: the tables as a snapshot of this
+    state reflected them (any other is reflected here)."""
     empty = {name for name, count in counts.items() if count == 0}
     if not empty:
         return {}
-    inspector = inspect(connection)
-    keys: dict[str, list[Any]] = {name: inspector.get_foreign_keys(name) for name in empty}
-    metadata = MetaData()
     refused: dict[str, str] = {}
-    tables = {}
-    for name in sorted(empty):
+    known = {name: shape for name, shape in (shapes or {}).items() if name in empty}
+    for name in sorted(empty - set(known)):
         try:
-            tables[name] = Table(name, metadata, autoload_with=connection, resolve_fks=False)
+            known[name] = _reflect(connection, name)
         except Exception as exc:  # a table SQLAlchemy cannot reflect: say so, go on
             refused[name] = f"its columns could not be read ({type(exc).__name__}: {exc})"
             empty.discard(name)
@@ -77,12 +77,12 @@ def fill_empty_tables(connection: Connection, counts: dict[str, int]) -> dict[st
             for name in sorted(remaining)
             if all(
                 key["referred_table"] == name or key["referred_table"] not in remaining
-                for key in keys[name]
+                for key in known[name].foreign_keys
             )
         ] or sorted(remaining)  # a cycle: the keys that can be left empty are
         for name in ready:
             remaining.discard(name)
-            reason = _insert_one(connection, tables[name], keys[name], has_row)
+            reason = _insert_one(connection, name, known[name], has_row)
             if reason is None:
                 has_row.add(name)
             else:
@@ -90,43 +90,57 @@ def fill_empty_tables(connection: Connection, counts: dict[str, int]) -> dict[st
     return refused
 
 
+def _reflect(connection: Connection, name: str) -> TableShape:
+    from sqlalchemy import inspect
+
+    inspector = inspect(connection)
+    key = inspector.get_pk_constraint(name) or {}
+    columns: list[Any] = inspector.get_columns(name)
+    foreign_keys: list[Any] = inspector.get_foreign_keys(name)
+    return TableShape(columns, list(key.get("constrained_columns") or ()), foreign_keys)
+
+
 def _insert_one(
-    connection: Connection, table: Any, keys: list[Any], has_row: set[str]
+    connection: Connection, name: str, shape: TableShape, has_row: set[str]
 ) -> str | None:
-    """Insert one generated row into ``table``; None, or why it could not be done."""
+    """Insert one generated row into table ``name``; None, or why it could not be done."""
+    from sqlalchemy import column as column_clause
+    from sqlalchemy import table as table_clause
     from sqlalchemy.exc import StatementError
 
+    columns = {column["name"]: column for column in shape.columns}
     values: dict[str, Any] = {}
     from_keys: set[str] = set()
-    for key in keys:
-        referred = _referred_values(connection, table, key, has_row)
+    for key in shape.foreign_keys:
+        referred = _referred_values(connection, key, has_row)
         for local, remote in zip(key["constrained_columns"], key["referred_columns"], strict=True):
-            column = table.columns[local]
+            column = columns[local]
             if referred is not None:
                 values[local] = referred[remote]
-            elif column.nullable:
+            elif column.get("nullable", True):
                 values[local] = None
-            elif key["referred_table"] == table.name and remote not in key["constrained_columns"]:
+            elif key["referred_table"] == name and remote not in key["constrained_columns"]:
                 values[local] = (remote,)  # the row refers to itself: filled in below
-            elif column.server_default is None:
+            elif column.get("default") is None:
                 return f"its parent table {key['referred_table']} has no row"
             from_keys.add(local)
-    for column in table.columns:
-        if column.name in from_keys or _filled_by_database(column, table, connection):
+    for column in shape.columns:
+        if column["name"] in from_keys or _filled_by_database(column, shape, connection):
             continue
-        value = _value_for(column.type)
+        value = _value_for(column["type"])
         if value is _NO_VALUE:
-            if not column.nullable:
-                return f"no value can be generated for column {column.name} ({column.type!r})"
+            if not column.get("nullable", True):
+                return f"no value can be generated for column {column['name']} ({column['type']!r})"
             value = None
-        values[column.name] = value
-    for name, value in list(values.items()):
+        values[column["name"]] = value
+    for local, value in list(values.items()):
         if isinstance(value, tuple):  # a self-reference: the value of the referred column
-            values[name] = values.get(value[0])
+            values[local] = values.get(value[0])
     plain = {
-        name: None if table.columns[name].nullable and name not in from_keys else value
-        for name, value in values.items()
+        local: None if columns[local].get("nullable", True) and local not in from_keys else value
+        for local, value in values.items()
     }
+    table = table_clause(name, *[column_clause(c["name"], c["type"]) for c in shape.columns])
     error = None
     for attempt in (values, plain) if plain != values else (values,):
         try:
@@ -150,7 +164,7 @@ def _message(error: BaseException | None) -> str:
 
 
 def _referred_values(
-    connection: Connection, table: Any, key: dict[str, Any], has_row: set[str]
+    connection: Connection, key: dict[str, Any], has_row: set[str]
 ) -> dict[str, Any] | None:
     """The referred columns' values in one row of the referred table, or None."""
     from sqlalchemy import column, select
@@ -165,17 +179,16 @@ def _referred_values(
     return None if row is None else dict(zip(key["referred_columns"], row, strict=True))
 
 
-def _filled_by_database(column: Any, table: Any, connection: Connection) -> bool:
-    if column.server_default is not None or getattr(column, "computed", None) is not None:
+def _filled_by_database(column: dict[str, Any], shape: TableShape, connection: Connection) -> bool:
+    if column.get("default") is not None or column.get("computed") is not None:
         return True
-    if getattr(column, "identity", None) is not None or column.autoincrement is True:
+    if column.get("identity") is not None or column.get("autoincrement") is True:
         return True
-    key = list(table.primary_key.columns)
     # SQLite: a lone INTEGER PRIMARY KEY is the rowid, which SQLite numbers itself.
     return (
         connection.dialect.name == "sqlite"
-        and key == [column]
-        and str(column.type).upper() == "INTEGER"
+        and shape.primary_key == [column["name"]]
+        and str(column["type"]).upper() == "INTEGER"
     )
 
 
@@ -302,22 +315,32 @@ def rows_in_databases(
     connections: dict[str, Connection],
     tables: Iterable[str],
     refused: dict[str, str] | None = None,
+    known: dict[str, int] | None = None,
+    shapes: Mapping[str, TableShape] | None = None,
 ) -> dict[str, int]:
     """Rows in each of ``tables`` (named as in a snapshot; ``connections``: the suffix of a
-    database's names -> a connection to it); with ``refused``, the empty ones are filled first
-    and those that cannot be are noted there."""
+    database's names -> a connection to it; ``known``: the counts of this state, if read
+    already; ``shapes``: the tables as a snapshot of it reflected them); with ``refused``, the
+    empty ones are filled first and those that cannot be are noted there."""
     counts: dict[str, int] = {}
     for suffix, names in _by_database(connections, tables).items():
         if not names:
             continue
         connection = connections[suffix]
-        found = row_counts(connection, names)
-        if refused is not None:
-            now_refused = fill_empty_tables(connection, found)
-            for name, count in found.items():
-                if not count and name not in now_refused:
-                    refused.pop(name + suffix, None)
-            refused.update({name + suffix: why for name, why in now_refused.items()})
+        if known is not None and all(name + suffix in known for name in names):
+            found = {name: known[name + suffix] for name in names}
+        else:
             found = row_counts(connection, names)
+        if refused is not None:
+            given = shapes or {}
+            local = {name: given[name + suffix] for name in names if name + suffix in given}
+            now_refused = fill_empty_tables(connection, found, local)
+            filled = [
+                name for name, count in found.items() if not count and name not in now_refused
+            ]
+            for name in filled:
+                refused.pop(name + suffix, None)
+            refused.update({name + suffix: why for name, why in now_refused.items()})
+            found.update(row_counts(connection, filled))
         counts.update({name + suffix: count for name, count in found.items()})
     return counts

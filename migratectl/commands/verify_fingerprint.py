@@ -82,7 +82,8 @@ class SnapshotReader:
                 fresh = take_snapshot(connection, self.version_table, only=changed)
                 self.reflected += len(changed)
                 kept = (item for item in previous.items if part_of(item) not in changed)
-                found = Snapshot(frozenset(kept) | fresh.items)
+                shapes = {k: v for k, v in previous.shapes.items() if k not in changed}
+                found = Snapshot(frozenset(kept) | fresh.items, {**shapes, **fresh.shapes})
             self.seen[key] = found
         self.last = (parts, found)
         return found
@@ -101,18 +102,22 @@ with rel as (
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = current_schema() and c.relkind in ('r', 'p', 'v', 'm', 'f')
 )
-select relname, 'relation', relkind::text, obj_description(oid, 'pg_class'), null, null
-from rel
+select r.relname, 'relation', r.relkind::text, d.description, null, null
+from rel r
+left join pg_description d
+     on d.objoid = r.oid and d.classoid = 'pg_class'::regclass and d.objsubid = 0
 union all
 select r.relname, 'column', a.attname,
        format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull::text
        || ' identity=' || a.attidentity::text || ' generated=' || a.attgenerated::text
        || ' collation=' || coalesce(co.collname, ''),
-       pg_get_expr(d.adbin, d.adrelid), col_description(r.oid, a.attnum)
+       pg_get_expr(d.adbin, d.adrelid), ds.description
 from rel r
 join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped
 left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
 left join pg_collation co on co.oid = a.attcollation and a.attcollation <> 0
+left join pg_description ds
+     on ds.objoid = r.oid and ds.classoid = 'pg_class'::regclass and ds.objsubid = a.attnum
 union all
 select r.relname, 'constraint', k.conname, k.contype::text, pg_get_constraintdef(k.oid),
        k.condeferrable::text || k.condeferred::text || k.convalidated::text
@@ -133,17 +138,16 @@ join pg_namespace n on n.oid = t.typnamespace
 join pg_enum e on e.enumtypid = t.oid
 where n.nspname = current_schema()
 union all
-select null, 'sequence', s.sequencename,
-       s.data_type::text || ' ' || s.start_value::text || ' ' || s.increment_by::text,
-       s.min_value::text || ' ' || s.max_value::text || ' ' || s.cycle::text,
-       (select t.relname || '.' || a.attname
-        from pg_class c
-        join pg_depend d on d.objid = c.oid and d.classid = 'pg_class'::regclass
-             and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i')
-        join pg_class t on t.oid = d.refobjid
-        join pg_attribute a on a.attrelid = t.oid and a.attnum = d.refobjsubid
-        where c.relname = s.sequencename and c.relnamespace = n.oid
-        limit 1)
-from pg_sequences s join pg_namespace n on n.nspname = s.schemaname
-where s.schemaname = current_schema()
+select null, 'sequence', c.relname,
+       format_type(s.seqtypid, null) || ' ' || s.seqstart::text || ' ' || s.seqincrement::text,
+       s.seqmin::text || ' ' || s.seqmax::text || ' ' || s.seqcycle::text,
+       t.relname || '.' || a.attname
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace and n.nspname = current_schema()
+join pg_sequence s on s.seqrelid = c.oid
+left join pg_depend d on d.objid = c.oid and d.classid = 'pg_class'::regclass
+     and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i')
+left join pg_class t on t.oid = d.refobjid
+left join pg_attribute a on a.attrelid = t.oid and a.attnum = d.refobjsubid
+where c.relkind = 'S'
 """

@@ -8,14 +8,19 @@ database (``table events in database 'analytics'``); the default database's keep
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from migratectl.commands import verify_data
 from migratectl.commands.verify_fingerprint import SnapshotReader
-from migratectl.commands.verify_schema import SchemaItem, Snapshot, describe_difference
+from migratectl.commands.verify_schema import (
+    SchemaItem,
+    Snapshot,
+    TableShape,
+    describe_difference,
+)
 from migratectl.commands.verify_steps import CommandSteps, NotForOneRun, Plan, Step, Steps
 from migratectl.errors import UsageError
 from migratectl.output import Output
@@ -62,6 +67,7 @@ class History:
         self.before: list[Snapshot] = []
         self.after: list[Snapshot] = []
         self._current: Snapshot | None = None  # the schema now; None once a step was asked for
+        self._counts: dict[str, int] | None = None  # data_kept: the rows after the last step
 
     def run(self, make_plan: Callable[[], Plan[T]]) -> T:
         """The plan's result, its steps taken by ``steps``; an env.py that keeps all the
@@ -81,12 +87,18 @@ class History:
             def take(connections: dict[str, Connection]) -> Snapshot:
                 if list(connections) == [""]:
                     return self.readers[""].read(connections[""])
+                read = {name: self.readers[name].read(c) for name, c in connections.items()}
                 return Snapshot(
                     frozenset(
                         _in_database(item, name)
-                        for name, connection in connections.items()
-                        for item in self.readers[name].read(connection).items
-                    )
+                        for name, snapshot in read.items()
+                        for item in snapshot.items
+                    ),
+                    {
+                        table + _suffix(name): shape
+                        for name, snapshot in read.items()
+                        for table, shape in snapshot.shapes.items()
+                    },
                 )
 
             self._current = self.steps.read(take)
@@ -246,11 +258,13 @@ class History:
     def _keep_rows(self, index: int, refused: dict[str, str]) -> Plan[str | None]:
         """Fill the empty tables, apply revisions[index], check the rows; what went wrong."""
         before, after = self.before[index], self.after[index]
-        had = {name for name, count in self._rows(before.tables, refused).items() if count}
+        known, self._counts = self._counts, None  # the counts after the step before
+        counts = self._rows(before.tables, refused, known, before.shapes)
+        had = {name for name, count in counts.items() if count}
         failure = yield from self.apply(index)
         if failure:
             return f"upgrade raised {failure} with a row in every table"
-        counts = self._rows(after.tables)
+        counts = self._counts = self._rows(after.tables)
         renames = {
             old + suffix: new + suffix
             for old, new in verify_data.renames_in(self.revisions[index].path).items()
@@ -261,14 +275,20 @@ class History:
 
     def _suffixes(self) -> dict[str, str]:
         """How each database's tables end in a snapshot (`` in database 'x'``) -> its name."""
-        return {f" in {database_name(name)}" if name else "": name for name in self.readers}
+        return {_suffix(name): name for name in self.readers}
 
-    def _rows(self, tables: Iterable[str], refused: dict[str, str] | None = None) -> dict[str, int]:
+    def _rows(
+        self,
+        tables: Iterable[str],
+        refused: dict[str, str] | None = None,
+        known: dict[str, int] | None = None,
+        shapes: Mapping[str, TableShape] | None = None,
+    ) -> dict[str, int]:
         suffixes = self._suffixes()
 
         def count(connections: dict[str, Connection]) -> dict[str, int]:
             by_suffix = {suffix: connections[name] for suffix, name in suffixes.items()}
-            return verify_data.rows_in_databases(by_suffix, tables, refused)
+            return verify_data.rows_in_databases(by_suffix, tables, refused, known, shapes)
 
         return self.steps.read(count)
 
@@ -290,6 +310,10 @@ def _in_database(item: SchemaItem, name: str) -> SchemaItem:
         (k, v.replace(".", f"{where}.", 1) if k == "owner" else v) for k, v in item.attributes
     )
     return SchemaItem(table, item.kind, key, attributes)
+
+
+def _suffix(name: str) -> str:
+    return f" in {database_name(name)}" if name else ""
 
 
 def database_name(name: str) -> str:

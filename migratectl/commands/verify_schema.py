@@ -24,7 +24,7 @@ compared by name.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -59,10 +59,22 @@ class SchemaItem:
 
 
 @dataclass(frozen=True)
+class TableShape:
+    """A table as the Inspector reflects it: its columns (with their SQLAlchemy types), its
+    primary key's columns and its foreign keys."""
+
+    columns: list[dict[str, Any]]
+    primary_key: list[str]
+    foreign_keys: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Snapshot:
-    """A comparable, hashable picture of the schema."""
+    """A comparable, hashable picture of the schema; ``shapes`` (not compared) keeps each
+    table's columns and keys as reflected, for putting a row into it."""
 
     items: frozenset[SchemaItem] = field(default_factory=frozenset)
+    shapes: Mapping[str, TableShape] = field(default_factory=dict, compare=False, hash=False)
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -174,11 +186,18 @@ def take_snapshot(
     )
     read = _Reader(inspector, tables)
     items: set[SchemaItem] = set()
-    native_indexes = _index_texts(connection, version_table)
+    shapes: dict[str, TableShape] = {}
+    native_indexes = _index_texts(connection, tables)
     for table in tables:
         comment = read.one("table_comment", table) or {}
         items.add(SchemaItem(None, "table", table, _attrs(comment=comment.get("text"))))
         items.update(_columns(table, read.many("columns", table), dialect))
+        key = read.one("pk_constraint", table) or {}
+        shapes[table] = TableShape(
+            read.many("columns", table),
+            list(key.get("constrained_columns") or ()),
+            read.many("foreign_keys", table),
+        )
         items.update(_constraints(table, read, dialect.name))
         native = native_indexes.get(table, {})
         uniques = {unique.get("name") for unique in read.many("unique_constraints", table)}
@@ -205,7 +224,7 @@ def take_snapshot(
             items.add(SchemaItem(table, "index", name, _attrs(definition=definition)))
     if only is None or None in only:
         items.update(_types_and_sequences(connection, inspector))
-    return Snapshot(frozenset(items))
+    return Snapshot(frozenset(items), shapes)
 
 
 def part_of(item: SchemaItem) -> str | None:
@@ -330,26 +349,26 @@ order by t.typname, e.enumsortorder
 """
 
 _PG_SEQUENCES = """
-select s.sequencename, s.data_type::text, s.start_value, s.increment_by, s.min_value,
-       s.max_value, s.cycle,
+select c.relname, format_type(s.seqtypid, null), s.seqstart, s.seqincrement, s.seqmin,
+       s.seqmax, s.seqcycle,
        (select t.relname || '.' || a.attname
-        from pg_class c
-        join pg_depend d on d.objid = c.oid and d.classid = 'pg_class'::regclass
-             and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i')
+        from pg_depend d
         join pg_class t on t.oid = d.refobjid
         join pg_attribute a on a.attrelid = t.oid and a.attnum = d.refobjsubid
-        where c.relname = s.sequencename and c.relnamespace = n.oid
+        where d.objid = c.oid and d.classid = 'pg_class'::regclass
+              and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i')
         limit 1)
-from pg_sequences s
-join pg_namespace n on n.nspname = s.schemaname
-where s.schemaname = current_schema()
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+join pg_sequence s on s.seqrelid = c.oid
+where n.nspname = current_schema() and c.relkind = 'S'
 """
 
 
-def _index_texts(connection: Connection, version_table: str) -> dict[str, dict[str, str]]:
+def _index_texts(connection: Connection, tables: list[str]) -> dict[str, dict[str, str]]:
     """Table -> index -> the server's own ``CREATE INDEX`` text, where it keeps one (indexes
-    that back a constraint left out: the constraint is compared)."""
-    from sqlalchemy import text
+    that back a constraint left out: the constraint is compared), for ``tables``."""
+    from sqlalchemy import bindparam, text
 
     name = connection.dialect.name
     if name == "postgresql":
@@ -357,12 +376,15 @@ def _index_texts(connection: Connection, version_table: str) -> dict[str, dict[s
     elif name == "sqlite":
         query = (
             "select tbl_name, name, sql from sqlite_master where type = 'index' "
-            "and sql is not null and tbl_name != :version"
+            "and sql is not null and tbl_name in :tables"
         )
     else:
         return {}
+    if not tables:
+        return {}
+    statement = text(query).bindparams(bindparam("tables", expanding=True))
     found: dict[str, dict[str, str]] = {}
-    for table, index, definition in connection.execute(text(query), {"version": version_table}):
+    for table, index, definition in connection.execute(statement, {"tables": tables}):
         if definition:
             found.setdefault(table, {})[index] = _definition(definition)
     return found
@@ -374,7 +396,7 @@ from pg_index x
 join pg_class i on i.oid = x.indexrelid
 join pg_class t on t.oid = x.indrelid
 join pg_namespace n on n.oid = t.relnamespace
-where n.nspname = current_schema() and t.relname != :version
+where n.nspname = current_schema() and t.relname in :tables
   and not exists (select 1 from pg_constraint c where c.conindid = x.indexrelid)
 """
 

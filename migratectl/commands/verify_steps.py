@@ -211,19 +211,25 @@ class OneRun(Steps):
 
 
 def _without_durability(connection: Connection) -> None:
-    """A scratch database's commits need not outlive a crash: don't wait for the disk."""
+    """A scratch database's commits need not outlive a crash of the machine: don't wait for
+    the disk (the database stays whole if migratectl itself dies)."""
     from sqlalchemy.exc import DBAPIError
 
-    statement = {
-        "sqlite": "PRAGMA synchronous = OFF",
-        "postgresql": "SET synchronous_commit = off",
-    }.get(connection.dialect.name)
-    if statement is None:
+    name = connection.dialect.name
+    if name not in ("sqlite", "postgresql"):
         return
     try:
         if connection.in_transaction():
             connection.commit()  # SQLite changes it outside a transaction only
-        connection.exec_driver_sql(statement)
-        connection.commit()
+        if name == "sqlite":
+            # Past SQLAlchemy, whose BEGIN (engines: transactional DDL) would come first.
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute("PRAGMA synchronous = OFF")
+            finally:
+                cursor.close()
+        else:
+            connection.exec_driver_sql("SET synchronous_commit = off")
+            connection.commit()
     except DBAPIError:
         connection.rollback()
