@@ -68,7 +68,7 @@ def test_a_change_a_snapshot_sees_changes_its_part_of_the_fingerprint(
 
     project.query("CREATE TABLE account (id INTEGER PRIMARY KEY, name VARCHAR(20) DEFAULT 'x')")
     project.query("CREATE TABLE other (id INTEGER PRIMARY KEY)")
-    reader = SnapshotReader(VERSION_TABLE)
+    reader = SnapshotReader(VERSION_TABLE, outlines=False)
     whole, parts, snapshot, _ = read(project, reader)
     project.query(change)
     now_whole, now_parts, now_snapshot, from_parts = read(project, reader)
@@ -122,7 +122,7 @@ def test_each_state_read_in_parts_is_its_full_snapshot(project: Project, backend
     from migratectl.commands.verify_fingerprint import SnapshotReader
 
     project.query(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) PRIMARY KEY)")
-    reader = SnapshotReader(VERSION_TABLE)
+    reader = SnapshotReader(VERSION_TABLE, outlines=False)
     seen = []
     for change in [*_changes(backend), "DROP TABLE lonely"]:
         project.query(change)
@@ -132,3 +132,105 @@ def test_each_state_read_in_parts_is_its_full_snapshot(project: Project, backend
     assert len(set(seen)) == len(seen)  # every change was one a snapshot sees
     if backend != "mariadb":  # fingerprints: only what changed was read again
         assert reader.reflected < 3 * len(seen)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_postgresql_states_are_outlines_until_read_in_full(project: Project) -> None:
+    """On PostgreSQL a new state is read from its fingerprint alone: its tables and their
+    columns, told apart by key, never compared item by item; read in full it is the full
+    snapshot, and a state seen before is the snapshot kept for it."""
+    from migratectl.commands.verify_fingerprint import SnapshotReader
+
+    project.query(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) PRIMARY KEY)")
+    reader = SnapshotReader(VERSION_TABLE)
+    first = read(project, reader)[3]
+    assert first.complete and not first  # the empty database, in full
+    project.query("CREATE TABLE account (id INTEGER PRIMARY KEY, name VARCHAR(20))")
+    whole, _, full, outline = read(project, reader)
+    assert not outline.complete and outline.key == whole != first.key
+    assert outline.tables == {"account"} and outline.columns("account") == {"id", "name"}
+    with pytest.raises(TypeError):
+        assert outline == full
+    engine = project.engine()
+    try:
+        with engine.connect() as connection:
+            in_full = reader.read_in_full(connection)
+            again = reader.read(connection)
+    finally:
+        engine.dispose()
+    assert in_full.complete and in_full == full and in_full.key == whole
+    assert again is in_full
+    project.query("DROP TABLE account")
+    assert read(project, reader)[3] is first
+
+
+# --------------------------------------------------------------------------- through verify
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_state_unlike_its_fingerprint_but_alike_in_full_passes(project: Project) -> None:
+    """A downgrade that puts a check constraint back NOT VALID leaves another fingerprint
+    (the catalogue says so) but the same snapshot (verify does not compare validation): the
+    stairway rebuilds the state it should equal, compares both in full and passes, and the
+    walk goes on from the state the downgrade left."""
+    from test_verify import verify
+    from test_verify_schema import history, initialised
+
+    initialised(project)
+    create = """op.create_table(
+        "account",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.CheckConstraint("id > 0", name="positive"),
+    )"""
+    history(
+        project,
+        ("account", create, 'op.drop_table("account")'),
+        (
+            "note",
+            'op.add_column("account", sa.Column("note", sa.String(20)))',
+            'op.drop_column("account", "note")\n'
+            '    op.execute("ALTER TABLE account DROP CONSTRAINT positive")\n'
+            '    op.execute("ALTER TABLE account ADD CONSTRAINT positive CHECK (id > 0) NOT VALID")',
+        ),
+    )
+    _, checks = verify(project)
+    assert [name for name, check in checks.items() if not check["ok"]] == ["models_match"]
+    assert project.tables() == set()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_difference_found_by_fingerprint_is_described_in_full(project: Project) -> None:
+    """The middle one of three revisions leaves a column behind in its downgrade: found by
+    the fingerprint, described from both states read in full, and the state the downgrade
+    left is the one the later checks see (downgrade_to_base goes on down from it)."""
+    from test_verify import verify
+    from test_verify_schema import history, initialised
+
+    initialised(project)
+    history(
+        project,
+        (
+            "account",
+            'op.create_table("account", sa.Column("id", sa.Integer(), primary_key=True))',
+            'op.drop_table("account")',
+        ),
+        (
+            "status",
+            'op.add_column("account", sa.Column("status", sa.String(9), server_default="new"))',
+            'op.drop_column("account", "status")\n'
+            '    op.add_column("account", sa.Column("status", sa.String(9)))',
+        ),
+        (
+            "status dropped",
+            'op.drop_column("account", "status")',
+            'op.add_column("account", sa.Column("status", sa.String(9), server_default="new"))',
+        ),
+    )
+    _, checks = verify(project)
+    assert checks["stairway"]["detail"] == (
+        "revision r2 (status): downgrade does not undo it: left behind: table account, column "
+        "status"
+    )
+    assert checks["downgrade_to_base"]["ok"], checks
+    assert project.tables() == set()

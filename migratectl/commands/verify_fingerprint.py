@@ -15,6 +15,7 @@ it read (a revision usually changes a table or two), the rest carried over.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from migratectl.commands.verify_schema import Snapshot, part_of, take_snapshot
@@ -26,6 +27,15 @@ if TYPE_CHECKING:
 def part_fingerprints(connection: Connection) -> dict[str | None, str] | None:
     """Each part's digest (table name -> digest; None -> the types and sequences), or None
     for a dialect without fingerprints. Rows are no part of it."""
+    read = _read_parts(connection)
+    return None if read is None else read[0]
+
+
+def _read_parts(
+    connection: Connection,
+) -> tuple[dict[str | None, str], dict[str, set[str]]] | None:
+    """The digest of each part, and each table's columns (tables: PostgreSQL's ordinary and
+    partitioned relations; other dialects: none read)."""
     from sqlalchemy import text
 
     query = {"sqlite": _SQLITE_FINGERPRINT, "postgresql": _PG_FINGERPRINT}.get(
@@ -34,9 +44,17 @@ def part_fingerprints(connection: Connection) -> dict[str | None, str] | None:
     if query is None:
         return None
     rows: dict[str | None, list[str]] = {}
-    for part, *values in connection.execute(text(query)):
-        rows.setdefault(part, []).append("\x1f".join("" if v is None else str(v) for v in values))
-    return {part: _digest(sorted(found)) for part, found in rows.items()}
+    outline: dict[str, set[str]] = {}
+    for part, kind, name, *values in connection.execute(text(query)):
+        rows.setdefault(part, []).append(
+            "\x1f".join("" if v is None else str(v) for v in (kind, name, *values))
+        )
+        if kind == "relation" and name in ("r", "p"):
+            outline.setdefault(part, set())
+        elif kind == "column":
+            outline.setdefault(part, set()).add(name)
+    digests = {part: _digest(sorted(found)) for part, found in rows.items()}
+    return digests, outline
 
 
 def fingerprint(connection: Connection) -> str | None:
@@ -56,25 +74,37 @@ def _whole(parts: dict[str | None, str]) -> str:
 
 class SnapshotReader:
     """The snapshots of one database's successive states: a state seen before is its snapshot
-    again; any other is the last one read with the parts whose fingerprint changed read anew.
+    again. Any other is, on SQLite, the last one read with the parts whose fingerprint changed
+    read anew; on PostgreSQL, whose reflection costs a dozen round trips, it is read from its
+    fingerprint alone (an outline: :class:`Snapshot`), and in full only when the caller asks
+    (:meth:`read_in_full`: a state whose fingerprint is unlike the one it should have).
     """
 
-    def __init__(self, version_table: str) -> None:
+    def __init__(self, version_table: str, *, outlines: bool = True) -> None:
         self.version_table = version_table
+        self.outlines = outlines  # False: every state in full (or in parts), PostgreSQL's too
         self.seen: dict[str, Snapshot] = {}  # whole fingerprint -> the snapshot of that state
         self.last: tuple[dict[str | None, str], Snapshot] | None = None
         self.reflected = 0  # parts read from the catalogue (for the tests: how much work)
 
     def read(self, connection: Connection) -> Snapshot:
-        parts = part_fingerprints(connection)
-        if parts is None:
+        read = _read_parts(connection)
+        if read is None:
             return take_snapshot(connection, self.version_table)
+        parts, outline = read
         key = _whole(parts)
         found = self.seen.get(key)
         if found is None:
-            if self.last is None:
-                found = take_snapshot(connection, self.version_table)
+            if self.last is None:  # the first state (the empty database) in full
+                found = replace(take_snapshot(connection, self.version_table), key=key)
                 self.reflected += len(parts)
+            elif self.outlines and connection.dialect.name == "postgresql":
+                tables = {
+                    name: frozenset(columns)
+                    for name, columns in outline.items()
+                    if name != self.version_table
+                }
+                found = Snapshot(key=key, outline=tables)
             else:
                 known, previous = self.last
                 every = parts.keys() | known.keys()
@@ -83,9 +113,20 @@ class SnapshotReader:
                 self.reflected += len(changed)
                 kept = (item for item in previous.items if part_of(item) not in changed)
                 shapes = {k: v for k, v in previous.shapes.items() if k not in changed}
-                found = Snapshot(frozenset(kept) | fresh.items, {**shapes, **fresh.shapes})
+                found = Snapshot(frozenset(kept) | fresh.items, {**shapes, **fresh.shapes}, key=key)
             self.seen[key] = found
         self.last = (parts, found)
+        return found
+
+    def read_in_full(self, connection: Connection) -> Snapshot:
+        """The state now, reflected in full (and so kept for its fingerprint)."""
+        found = take_snapshot(connection, self.version_table)
+        read = _read_parts(connection)
+        if read is None:
+            return found
+        found = replace(found, key=_whole(read[0]))
+        self.seen[found.key] = found  # type: ignore[index]
+        self.last = (read[0], found)
         return found
 
 
@@ -102,22 +143,25 @@ with rel as (
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = current_schema() and c.relkind in ('r', 'p', 'v', 'm', 'f')
 )
-select r.relname, 'relation', r.relkind::text, d.description, null, null
+select r.relname, 'relation', r.relkind::text,
+       (select d.description from pg_description d
+        where d.objoid = r.oid and d.classoid = 'pg_class'::regclass and d.objsubid = 0),
+       null, null
 from rel r
-left join pg_description d
-     on d.objoid = r.oid and d.classoid = 'pg_class'::regclass and d.objsubid = 0
 union all
 select r.relname, 'column', a.attname,
        format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull::text
        || ' identity=' || a.attidentity::text || ' generated=' || a.attgenerated::text
-       || ' collation=' || coalesce(co.collname, ''),
-       pg_get_expr(d.adbin, d.adrelid), ds.description
+       || ' collation=' || a.attcollation::text,
+       case when a.atthasdef then (select pg_get_expr(d.adbin, d.adrelid) from pg_attrdef d
+            where d.adrelid = a.attrelid and d.adnum = a.attnum) end,
+       (select ds.description from pg_description ds
+        where ds.objoid = r.oid and ds.classoid = 'pg_class'::regclass and ds.objsubid = a.attnum)
 from rel r
-join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped
-left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
-left join pg_collation co on co.oid = a.attcollation and a.attcollation <> 0
-left join pg_description ds
-     on ds.objoid = r.oid and ds.classoid = 'pg_class'::regclass and ds.objsubid = a.attnum
+cross join lateral (
+    select * from pg_attribute a
+    where a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped
+) a
 union all
 select r.relname, 'constraint', k.conname, k.contype::text, pg_get_constraintdef(k.oid),
        k.condeferrable::text || k.condeferred::text || k.convalidated::text

@@ -21,7 +21,14 @@ from migratectl.commands.verify_schema import (
     TableShape,
     describe_difference,
 )
-from migratectl.commands.verify_steps import CommandSteps, NotForOneRun, Plan, Step, Steps
+from migratectl.commands.verify_steps import (
+    CommandSteps,
+    NotForOneRun,
+    Plan,
+    Reset,
+    Step,
+    Steps,
+)
 from migratectl.errors import UsageError
 from migratectl.output import Output
 from migratectl.repository.comparison import schema_differences
@@ -60,8 +67,10 @@ class History:
         self.steps = steps
         self.shown = output  # the user's: a bar over the steps on a terminal
         version_table = settings.configure.get("version_table", "alembic_version")
+        urls = settings.all_database_urls()
+        # Outlines where a rebuilt state costs one database's steps only.
         self.readers = {
-            name: SnapshotReader(version_table) for name in settings.all_database_urls()
+            name: SnapshotReader(version_table, outlines=len(urls) == 1) for name in urls
         }
         # before[i]: the schema before revisions[i] is applied; after[i]: with it applied.
         self.before: list[Snapshot] = []
@@ -81,28 +90,63 @@ class History:
     # ------------------------------------------------------------------ reading, stepping
 
     def snapshot(self) -> Snapshot:
-        """The schema now (read once per state)."""
+        """The schema now (read once per state; see SnapshotReader for how much of it)."""
         if self._current is None:
-
-            def take(connections: dict[str, Connection]) -> Snapshot:
-                if list(connections) == [""]:
-                    return self.readers[""].read(connections[""])
-                read = {name: self.readers[name].read(c) for name, c in connections.items()}
-                return Snapshot(
-                    frozenset(
-                        _in_database(item, name)
-                        for name, snapshot in read.items()
-                        for item in snapshot.items
-                    ),
-                    {
-                        table + _suffix(name): shape
-                        for name, snapshot in read.items()
-                        for table, shape in snapshot.shapes.items()
-                    },
+            self._current = self.steps.read(
+                lambda connections: _combined(
+                    {name: self.readers[name].read(c) for name, c in connections.items()}
                 )
-
-            self._current = self.steps.read(take)
+            )
         return self._current
+
+    def full_snapshot(self) -> Snapshot:
+        """The schema now, reflected in full."""
+        self._current = self.steps.read(
+            lambda connections: _combined(
+                {name: self.readers[name].read_in_full(c) for name, c in connections.items()}
+            )
+        )
+        return self._current
+
+    def _difference(self, reference: Snapshot, rebuild: list[Step], back: list[Step]) -> Plan[str]:
+        """How the schema now differs from ``reference`` ("" where it does not). Where one of
+        them was read from its fingerprint alone, both are read in full: the reference state
+        rebuilt from an empty database by the steps ``rebuild``, then the state now again by
+        ``back``."""
+        now = self.snapshot()
+        if reference.key is not None and reference.key == now.key:
+            return ""
+        if not (now.complete and reference.complete):
+            now = self.full_snapshot()
+            if not reference.complete:
+                failure = yield from self._rebuild(rebuild)
+                if failure:
+                    return f"(rebuilding the schema it should have, to compare: {failure})"
+                reference = self.full_snapshot()
+                failure = yield from self._rebuild(back)
+                if failure:
+                    return f"(rebuilding it after the comparison: {failure})"
+        return "" if now == reference else describe_difference(reference, now)
+
+    def _rebuild(self, steps: list[Step]) -> Plan[str | None]:
+        """Empty the scratch databases and take ``steps``; the error of one that fails."""
+        yield Reset()
+        self.applied, self._current = 0, None
+        for step in steps:
+            taken = self.apply(step.index) if step.upgrade else self.revert(step.index)
+            failure = yield from taken
+            if failure:
+                return failure
+        return None
+
+    def _leftovers(self) -> Snapshot:
+        """The schema now, in full (at base: all but the version table left behind)."""
+        now = self.snapshot()
+        if now.complete:
+            return now
+        if now.key is not None and now.key == self.before[0].key and self.before[0].complete:
+            return self.before[0]
+        return self.full_snapshot()
 
     def apply(self, index: int) -> Plan[str | None]:
         """Step revisions[index] up; its error, or None."""
@@ -192,16 +236,18 @@ class History:
         failure = yield from self.revert(index)
         if failure:
             return f"downgrade raised {failure}"
-        left = self.snapshot()
-        if left != self.before[index]:
-            return "downgrade does not undo it: " + describe_difference(self.before[index], left)
+        up_to = [Step(j, upgrade=True) for j in range(index + 1)]  # from empty: after[index]
+        down = Step(index, upgrade=False)
+        problem = yield from self._difference(self.before[index], up_to[:-1], [*up_to, down])
+        if problem:
+            return "downgrade does not undo it: " + problem
         failure = yield from self.apply(index)
         if failure:
             return f"upgrade after its downgrade raised {failure}"
-        again = self.snapshot()
-        if again != self.after[index]:
-            difference = describe_difference(self.after[index], again)
-            return f"upgrade after its downgrade gives another schema: {difference}"
+        back = [*up_to, down, Step(index, upgrade=True)]
+        problem = yield from self._difference(self.after[index], up_to, back)
+        if problem:
+            return f"upgrade after its downgrade gives another schema: {problem}"
         failure = yield from self.revert(index)
         return f"second downgrade raised {failure}" if failure else None
 
@@ -213,7 +259,7 @@ class History:
             if failure:
                 detail = f"{_name(self.revisions[index])}: downgrade raised {failure}"
                 return VerifyCheck("downgrade_to_base", False, detail)
-        left = self.snapshot()
+        left = self._leftovers()
         if left:
             return VerifyCheck("downgrade_to_base", False, describe_difference(Snapshot(), left))
         return VerifyCheck(
@@ -250,7 +296,7 @@ class History:
             if failure:
                 name = _name(self.revisions[index])
                 return f"needs the history downgraded to base: {name}: downgrade raised {failure}"
-        left = self.snapshot()
+        left = self._leftovers()
         if left != self.before[0]:
             return f"needs an empty schema at base: {describe_difference(self.before[0], left)}"
         return None
@@ -291,6 +337,35 @@ class History:
             return verify_data.rows_in_databases(by_suffix, tables, refused, known, shapes)
 
         return self.steps.read(count)
+
+
+def _combined(read: dict[str, Snapshot]) -> Snapshot:
+    """One snapshot of every database's (name -> its snapshot), each object naming its
+    database; read from fingerprints alone if one of them is."""
+    if list(read) == [""]:
+        return read[""]
+    keys = [snapshot.key for snapshot in read.values()]
+    key = "\x1e".join(k for k in keys if k) if all(keys) else None
+    if all(snapshot.complete for snapshot in read.values()):
+        return Snapshot(
+            frozenset(
+                _in_database(item, name)
+                for name, snapshot in read.items()
+                for item in snapshot.items
+            ),
+            {
+                table + _suffix(name): shape
+                for name, snapshot in read.items()
+                for table, shape in snapshot.shapes.items()
+            },
+            key=key,
+        )
+    outline = {
+        table + _suffix(name): snapshot.columns(table)
+        for name, snapshot in read.items()
+        for table in snapshot.tables
+    }
+    return Snapshot(key=key, outline=outline)
 
 
 def _name(rev: Script) -> str:

@@ -68,15 +68,39 @@ class TableShape:
     foreign_keys: list[dict[str, Any]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Snapshot:
-    """A comparable, hashable picture of the schema; ``shapes`` (not compared) keeps each
-    table's columns and keys as reflected, for putting a row into it."""
+    """A comparable, hashable picture of the schema.
+
+    ``shapes`` (not compared) keeps each table's columns and keys as reflected, for putting a
+    row into it; ``key`` is the state's fingerprint, where the dialect has them. A snapshot
+    with an ``outline`` (table -> column names) was read from its fingerprint alone: it has no
+    items, is told apart from other states by its ``key`` only, and is never compared with
+    ``==`` (that raises).
+    """
 
     items: frozenset[SchemaItem] = field(default_factory=frozenset)
-    shapes: Mapping[str, TableShape] = field(default_factory=dict, compare=False, hash=False)
+    shapes: Mapping[str, TableShape] = field(default_factory=dict)
+    key: str | None = None
+    outline: Mapping[str, frozenset[str]] | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.outline is None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Snapshot):
+            return NotImplemented
+        if not (self.complete and other.complete):
+            raise TypeError("a snapshot read from its fingerprint alone compares by its key")
+        return self.items == other.items
+
+    def __hash__(self) -> int:
+        return hash(self.items)
 
     def __bool__(self) -> bool:
+        if not self.complete:
+            raise TypeError("a snapshot read from its fingerprint alone has no items")
         return bool(self.items)
 
     def __len__(self) -> int:
@@ -84,9 +108,13 @@ class Snapshot:
 
     @property
     def tables(self) -> frozenset[str]:
+        if self.outline is not None:
+            return frozenset(self.outline)
         return frozenset(item.key for item in self.items if item.kind == "table")
 
     def columns(self, table: str) -> frozenset[str]:
+        if self.outline is not None:
+            return self.outline.get(table, frozenset())
         return frozenset(
             item.key for item in self.items if item.kind == "column" and item.table == table
         )

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from migratectl.commands.versioning import downgrade, upgrade
-from migratectl.database.engines import run_with_connections
-from migratectl.errors import MigrationFailed
+from migratectl.database.engines import run_with_connection, run_with_connections
+from migratectl.database.scratch import drop_everything
+from migratectl.errors import MigrationFailed, UsageError
 from migratectl.output import Output
 from migratectl.repository.config import alembic_logging, build_config
 from migratectl.repository.translation import translate_errors
@@ -43,7 +44,12 @@ class Step:
     upgrade: bool
 
 
-Plan = Generator[Step, "str | None", T]
+@dataclass(frozen=True)
+class Reset:
+    """Empty the scratch databases, the version table too (a plan rebuilding a state)."""
+
+
+Plan = Generator["Step | Reset", "str | None", T]
 
 
 def failure_text(exc: MigrationFailed) -> str:
@@ -92,8 +98,13 @@ class CommandSteps(Steps):
             result: T = done.value
             return result
 
-    def _take(self, step: Step) -> str | None:
+    def _take(self, step: Step | Reset) -> str | None:
         from alembic.util import to_tuple
+
+        if isinstance(step, Reset):
+            for url in self.settings.all_database_urls().values():
+                run_with_connection(url, drop_everything, readonly=False)
+            return None
 
         rev = self.revisions[step.index]
         try:
@@ -138,13 +149,14 @@ class OneRun(Steps):
     def run(self, plan: Plan[T]) -> T:
         self._plan = plan
         self._started = False
-        self._request: Step | None = None
+        self._request: Step | Reset | None = None
         self._outcome: str | None = None
         self._in_step = False
         self._done = False
         self._result: T | None = None
         self._error: BaseException | None = None
         self._refused = False
+        self._restart = False
         while not self._done:
             try:
                 self._run_env()
@@ -155,9 +167,15 @@ class OneRun(Steps):
                 continue
             if self._error is not None:
                 raise self._error
-            if self._refused:
-                raise NotForOneRun
-            if not self._done:  # env.py ran no migrations at all
+            if self._restart:
+                self._restart = False
+                continue
+            if self._refused or not self._done:  # not a run of env.py that can serve
+                if self._started:
+                    raise UsageError(
+                        "env.py stopped running the revisions while verify walked them.",
+                        hint="Let env.py call migratectl.runtime.run_migrations(context).",
+                    )
                 raise NotForOneRun
         return self._result  # type: ignore[return-value]
 
@@ -196,6 +214,10 @@ class OneRun(Steps):
                     self._done, self._error = True, exc
                     return
                 self._outcome = None
+            if isinstance(self._request, Reset):
+                drop_everything(self.connection)
+                self._request, self._restart = None, True
+                return  # Alembic's heads are gone: the plan goes on in a run of env.py anew
             rev = self.revisions[self._request.index]
             self._in_step = True
             if self._request.upgrade:

@@ -233,7 +233,7 @@ def empty_database(url: str, output: Output) -> None:
     found. Never raises: the command's own outcome matters more, so a failure is a warning
     that says what to drop by hand."""
     try:
-        run_with_connection(url, _drop_everything, readonly=False)
+        run_with_connection(url, drop_everything, readonly=False)
     except BaseException as exc:
         output.warn(
             f"Could not empty the scratch database {mask_url(url)}: "
@@ -243,7 +243,9 @@ def empty_database(url: str, output: Output) -> None:
             raise
 
 
-def _drop_everything(connection: Connection) -> None:
+def drop_everything(connection: Connection) -> None:
+    """Drop every view, table (the version table too), and PostgreSQL sequence, enum and
+    domain type in the connection's default schema; commits."""
     from sqlalchemy import inspect
 
     dialect = connection.dialect.name
