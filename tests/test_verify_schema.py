@@ -39,6 +39,8 @@ def stairway_detail(project: Project) -> str:
     return str(checks["stairway"]["detail"])
 
 
+CREATE_AUDIT = 'op.create_table("audit", sa.Column("id", sa.Integer(), primary_key=True))'
+
 CREATE_ACCOUNT = """op.create_table(
         "account",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -304,7 +306,7 @@ def test_enum_labels_and_types_and_sequences_left_behind(project: Project) -> No
         ),
     )
     _, checks = verify(project)
-    assert failed(checks) == ["models_match", "stairway", "data_kept", "downgrade_to_base"]
+    assert failed(checks) == ["models_match", "stairway", "downgrade_to_base"]
     assert checks["stairway"]["detail"] == (
         "revision r2 (invoice numbers): downgrade does not undo it: "
         "left behind: sequence invoice_no"
@@ -508,6 +510,31 @@ def test_an_upgrade_that_cannot_run_on_a_table_with_rows(project: Project) -> No
     assert detail.startswith("revision r2 (email): upgrade raised "), detail
     assert '"email"' in detail and detail.endswith("with a row in every table"), detail
     assert checks["stairway"]["ok"] and checks["downgrade_to_base"]["ok"]
+    assert project.tables() == set()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_a_step_that_fails_only_with_rows_is_taken_again_without_them(project: Project) -> None:
+    """data_kept's rows ride on the upgrade's walk: a step their row makes fail (a check the
+    generated name, "x", breaks) fails data_kept, is taken again from an empty database without rows
+    (MariaDB's DDL would have left what it did), and the upgrade walks on to head."""
+    initialised(project)
+    history(
+        project,
+        ("users", CREATE_USERS, 'op.drop_table("users")'),
+        (
+            "real names",
+            'op.create_check_constraint("real_name", "users", "name <> \'x\'")',
+            'op.drop_constraint("real_name", "users", type_="check")',
+        ),
+        ("audit", CREATE_AUDIT, 'op.drop_table("audit")'),
+    )
+    result, checks = verify(project)
+    assert failed(checks) == ["models_match", "data_kept"], result  # models: none here
+    detail = str(checks["data_kept"]["detail"])
+    assert detail.startswith("revision r2 (real names): upgrade raised "), detail
+    assert detail.endswith("with a row in every table"), detail
+    assert checks["upgrade"]["detail"] == "3 revision(s) applied one at a time"
     assert project.tables() == set()
 
 

@@ -9,13 +9,14 @@ The checks, in order, each a line of the report:
 - ``stairway``: from head down, each revision's downgrade restores exactly the schema that
   was there before its upgrade (:mod:`migratectl.commands.verify_schema` says what is
   compared), its upgrade then runs again to the same schema, and its downgrade once more;
-- ``data_kept``: from base up again, with one generated row in every table before each
-  step, every table the step did not drop still holds rows after it
-  (:mod:`migratectl.commands.verify_data`);
+- ``data_kept``: on the upgrade's walk from base, with one generated row in every table
+  before each step, every table the step did not drop still holds rows after it
+  (:mod:`migratectl.commands.verify_data`). A step that fails with the rows is taken again
+  from an empty database without them (the upgrade check is that of an empty database); the
+  rows are deleted at head, before the stairway;
 - ``downgrade_to_base``: once every revision is downgraded (by the stairway's last
   downgrades, or whatever a failed or skipped stairway left), nothing but the version table
-  is left (no table, and on PostgreSQL no enum type or sequence either). It is found before
-  ``data_kept`` runs and reported after it.
+  is left (no table, and on PostgreSQL no enum type or sequence either).
 
 A check that cannot run because an earlier one failed is reported as skipped (not ok); one
 left out with ``--skip`` is reported as skipped too, and ok.
@@ -153,16 +154,12 @@ def verify(
             configure = {**scratch.configure, "transaction_per_migration": True}
             steps = OneRun(replace(scratch, configure=configure), revisions, quiet, script)
         history = History(scratch, revisions, output, steps)
+        history.rows_with_upgrade = "data_kept" not in skipped
         if not record(history.run(history.upgrade)):
             record(*_skipped(names[2:], "the upgrade failed", skipped))
             return VerifyResult(checks)
-        # Each check reported as it completes, in the order of the list: downgrade_to_base
-        # is known before data_kept (whose walk from base ends at head), reported after it.
-        held: dict[str, VerifyCheck] = {}
-        for name in names[2:]:
-            if name == "data_kept" and "downgrade_to_base" in names:
-                held["downgrade_to_base"] = _check(history, "downgrade_to_base", skipped)
-            record(held.pop(name) if name in held else _check(history, name, skipped))
+        for name in names[2:]:  # each reported as it completes (data_kept: found already)
+            record(_check(history, name, skipped))
     return VerifyResult(checks)
 
 
@@ -180,6 +177,8 @@ def _check(history: History, name: str, skipped: set[str]) -> VerifyCheck:
         return VerifyCheck(name, True, "left out (--skip)", skipped=True)
     if name == "models_match":  # a comparison of its own, no steps
         return history.models_match()
+    if name == "data_kept":  # found on the upgrade's walk
+        return history.data_kept()
     return history.run(getattr(history, name))
 
 

@@ -240,6 +240,29 @@ def _value_for(type_: Any) -> Any:
     return by_python.get(python_type, _NO_VALUE)
 
 
+def delete_rows(connections: dict[str, Connection], tables: Iterable[str]) -> None:
+    """Delete every row of ``tables`` (named as in a snapshot; ``connections``: the suffix of
+    a database's names -> a connection to it), children before parents (found by trying)."""
+    from sqlalchemy import delete, table
+    from sqlalchemy.exc import DBAPIError
+
+    for suffix, names in _by_database(connections, tables).items():
+        connection = connections[suffix]
+        remaining = sorted(names)
+        while remaining:
+            left = []
+            for name in remaining:
+                try:
+                    connection.execute(delete(table(name)))
+                    connection.commit()
+                except DBAPIError:
+                    connection.rollback()
+                    left.append(name)
+            if len(left) == len(remaining):
+                break  # what is left stays: the downgrades may still pass
+            remaining = left
+
+
 def renames_in(path: str | Path | None) -> dict[str, str]:
     """``old -> new`` for each ``op.rename_table("old", "new")`` in the revision's file."""
     if not path:

@@ -77,6 +77,8 @@ class History:
         self.after: list[Snapshot] = []
         self._current: Snapshot | None = None  # the schema now; None once a step was asked for
         self._counts: dict[str, int] | None = None  # data_kept: the rows after the last step
+        self.rows_with_upgrade = True  # data_kept's rows put in on the upgrade's walk
+        self.kept: VerifyCheck | None = None  # data_kept, once found
 
     def run(self, make_plan: Callable[[], Plan[T]]) -> T:
         """The plan's result, its steps taken by ``steps``; an env.py that keeps all the
@@ -176,16 +178,42 @@ class History:
     # ------------------------------------------------------------------ the checks
 
     def upgrade(self) -> Plan[VerifyCheck]:
+        """Base to head, one revision at a time. With ``rows_with_upgrade`` this is data_kept's
+        walk too: a row in every table before each step, every table the step did not drop
+        still holding rows after it. A step that fails with the rows is taken again from an
+        empty database, with no rows, so that the upgrade check stays that of an empty
+        database; data_kept then fails, and the walk goes on without rows."""
+        watch = self.rows_with_upgrade
+        refused: dict[str, str] = {}
         with self.progress("verify: upgrade") as advance:
             for index, rev in enumerate(self.revisions):
-                self.before.append(self.snapshot())
+                before = self.snapshot()
+                self.before.append(before)
+                watching = watch and self.kept is None
+                had = self._fill(before, refused) if watching else set()
                 failure = yield from self.apply(index)
+                if failure and had:
+                    detail = f"{_name(rev)}: upgrade raised {failure} with a row in every table"
+                    self.kept = VerifyCheck("data_kept", False, detail)
+                    # Again from an empty database: what the failed step left (MySQL's DDL
+                    # commits as it goes) and the rows are gone.
+                    up_to = [Step(j, upgrade=True) for j in range(index)]
+                    failure = yield from self._rebuild([*up_to, Step(index, upgrade=True)])
                 if failure:
                     return VerifyCheck("upgrade", False, f"{_name(rev)}: upgrade raised {failure}")
                 if index == 0:
                     self._require_scratch_at(rev.revision)
-                self.after.append(self.snapshot())
+                after = self.snapshot()
+                self.after.append(after)
+                if watching and self.kept is None:
+                    problem = self._lost(index, before, after, had)
+                    if problem:
+                        self.kept = VerifyCheck("data_kept", False, f"{_name(rev)}: {problem}")
+                        self._delete_rows(after.tables)
                 advance()
+        if watch and self.kept is None:
+            self.kept = self._kept(refused)
+            self._delete_rows(self.after[-1].tables)  # the stairway's downgrades: empty tables
         return VerifyCheck(
             "upgrade", True, f"{len(self.revisions)} revision(s) applied one at a time"
         )
@@ -266,18 +294,12 @@ class History:
             "downgrade_to_base", True, "nothing but the version table is left at base"
         )
 
-    def data_kept(self) -> Plan[VerifyCheck]:
-        """Base to head again, a row in every table before each step (the rows stay)."""
-        unready = yield from self._back_at_base()
-        if unready:
-            return VerifyCheck("data_kept", False, unready, skipped=True)
-        refused: dict[str, str] = {}
-        with self.progress("verify: data_kept") as advance:
-            for index, rev in enumerate(self.revisions):
-                problem = yield from self._keep_rows(index, refused)
-                if problem:
-                    return VerifyCheck("data_kept", False, f"{_name(rev)}: {problem}")
-                advance()
+    def data_kept(self) -> VerifyCheck:
+        """Found on the upgrade's walk (see :meth:`upgrade`)."""
+        assert self.kept is not None, "data_kept is found by upgrade(rows_with_upgrade=True)"
+        return self.kept
+
+    def _kept(self, refused: dict[str, str]) -> VerifyCheck:
         detail = f"{len(self.revisions)} revision(s) applied with a row in every table"
         if refused:
             detail += f" but {len(refused)}; every table with rows kept them; "
@@ -288,28 +310,14 @@ class History:
             detail += "; every table kept its rows"
         return VerifyCheck("data_kept", True, detail)
 
-    def _back_at_base(self) -> Plan[str | None]:
-        """Downgrade what is still applied (nothing after a passing stairway); why the walk
-        from base cannot start, or None."""
-        for index in reversed(range(self.applied)):
-            failure = yield from self.revert(index)
-            if failure:
-                name = _name(self.revisions[index])
-                return f"needs the history downgraded to base: {name}: downgrade raised {failure}"
-        left = self._leftovers()
-        if left != self.before[0]:
-            return f"needs an empty schema at base: {describe_difference(self.before[0], left)}"
-        return None
-
-    def _keep_rows(self, index: int, refused: dict[str, str]) -> Plan[str | None]:
-        """Fill the empty tables, apply revisions[index], check the rows; what went wrong."""
-        before, after = self.before[index], self.after[index]
+    def _fill(self, before: Snapshot, refused: dict[str, str]) -> set[str]:
+        """A row into every empty table of ``before`` (the state now); the tables with rows."""
         known, self._counts = self._counts, None  # the counts after the step before
         counts = self._rows(before.tables, refused, known, before.shapes)
-        had = {name for name, count in counts.items() if count}
-        failure = yield from self.apply(index)
-        if failure:
-            return f"upgrade raised {failure} with a row in every table"
+        return {name for name, count in counts.items() if count}
+
+    def _lost(self, index: int, before: Snapshot, after: Snapshot, had: set[str]) -> str | None:
+        """Which of the tables ``had`` (rows before revisions[index]) lost them."""
         counts = self._counts = self._rows(after.tables)
         renames = {
             old + suffix: new + suffix
@@ -318,6 +326,16 @@ class History:
         }
         lost = verify_data.rows_lost(before, after, had, counts, renames)
         return "; ".join(lost) or None
+
+    def _delete_rows(self, tables: Iterable[str]) -> None:
+        suffixes = self._suffixes()
+        self._counts = None
+
+        def delete(connections: dict[str, Connection]) -> None:
+            by_suffix = {suffix: connections[name] for suffix, name in suffixes.items()}
+            verify_data.delete_rows(by_suffix, tables)
+
+        self.steps.read(delete)
 
     def _suffixes(self) -> dict[str, str]:
         """How each database's tables end in a snapshot (`` in database 'x'``) -> its name."""
