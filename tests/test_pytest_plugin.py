@@ -55,9 +55,7 @@ def test_a_failing_check_fails_its_item_with_the_detail(
 
     result = pytester.runpytest_subprocess("--migratectl", "-v", *USER_ARGS)
     failing = {"models_match", "stairway", "downgrade_to_base"}
-    result.assert_outcomes(
-        passed=len(check_names()) - len(failing), failed=len(failing)
-    )
+    result.assert_outcomes(passed=len(check_names()) - len(failing), failed=len(failing))
     result.stdout.fnmatch_lines(
         [
             "migratectl::single_head PASSED*",

@@ -191,8 +191,8 @@ def test_a_state_unlike_its_fingerprint_but_alike_in_full_passes(project: Projec
             'op.add_column("account", sa.Column("note", sa.String(20)))',
             'op.drop_column("account", "note")\n'
             '    op.execute("ALTER TABLE account DROP CONSTRAINT positive")\n'
-            '    op.execute("ALTER TABLE account ADD CONSTRAINT positive CHECK (id > 0) "
-            'NOT VALID")',
+            '    op.execute("ALTER TABLE account ADD CONSTRAINT positive "'
+            '"CHECK (id > 0) NOT VALID")',
         ),
     )
     _, checks = verify(project)
