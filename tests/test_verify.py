@@ -445,12 +445,17 @@ def test_an_env_py_that_picks_its_own_database_stops_verify(sqlite_project: Proj
         "context.config.attributes['migratectl.settings'] = load_settings()  # its own choice\n"
         "run_migrations(context)\n"
     )
+    # A table of the configured database, empty: verify must not put a row into it.
+    sqlite_project.query("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
     result = sqlite_project.run("verify")
     assert result.exit_code == 2, result
     assert "env.py did not migrate the scratch database" in result.stderr
-    # It stopped after the first upgrade, before any downgrade could empty that database.
+    # It stopped after the first upgrade, before any downgrade could empty that database,
+    # and before any of data_kept's rows.
     assert sqlite_project.version() == ["r1"]
-    assert sqlite_project.tables() == {"alembic_version", "users"}
+    assert sqlite_project.tables() == {"alembic_version", "users", "notes"}
+    assert sqlite_project.query("SELECT count(*) FROM notes") == [(0,)]
+    assert sqlite_project.query("SELECT count(*) FROM users") == [(0,)]
 
 
 def test_a_history_with_a_merge_is_walked_one_revision_at_a_time(sqlite_project: Project) -> None:

@@ -190,7 +190,9 @@ class History:
                 before = self.snapshot()
                 self.before.append(before)
                 watching = watch and self.kept is None
-                had = self._fill(before, refused) if watching else set()
+                # No row before the first step has shown that env.py migrates the scratch
+                # database (_require_scratch_at): base has no table to fill anyway.
+                had = self._fill(before, refused) if watching and index else set()
                 failure = yield from self.apply(index)
                 if failure and had:
                     detail = f"{_name(rev)}: upgrade raised {failure} with a row in every table"
