@@ -458,6 +458,28 @@ def test_an_env_py_that_picks_its_own_database_stops_verify(sqlite_project: Proj
     assert sqlite_project.query("SELECT count(*) FROM users") == [(0,)]
 
 
+def test_an_env_py_that_keeps_all_revisions_in_one_transaction_is_verified_too(
+    project: Project,
+) -> None:
+    """verify takes its steps in one run of env.py, reading and writing rows between them;
+    an env.py that asks for one transaction around all the revisions gets a command per step
+    instead, with the same checks."""
+    initialised(project, POSTS)
+    good_history(project)
+    env_py = project.path / "migrations" / "env.py"
+    env_py.write_text(
+        "from alembic import context\n"
+        "from migratectl.runtime import run_migrations\n\n"
+        "run_migrations(context, transaction_per_migration=False)\n"
+    )
+    result, checks = verify(project)
+    assert failed(checks) == [], result
+    assert checks["data_kept"]["detail"] == (
+        "2 revision(s) applied with a row in every table; every table kept its rows"
+    )
+    assert project.tables() == set()
+
+
 def test_a_history_with_a_merge_is_walked_one_revision_at_a_time(sqlite_project: Project) -> None:
     tables = ("users", "left_t", "right_t")
     initialised(
