@@ -17,15 +17,17 @@ VERSION_TABLE = "alembic_version"
 
 def read(project: Project, reader: Any = None) -> tuple[Any, Any, Any, Any]:
     """(whole fingerprint, part fingerprints, full snapshot, the reader's snapshot)."""
-    from migratectl.commands.verify_fingerprint import fingerprint, part_fingerprints
+    from migratectl.commands.verify_fingerprint import read_parts, whole_fingerprint
     from migratectl.commands.verify_schema import take_snapshot
 
     engine = project.engine()
     try:
         with engine.connect() as connection:
+            parts = read_parts(connection)
+            digests = parts[0] if parts is not None else None
             return (
-                fingerprint(connection),
-                part_fingerprints(connection),
+                whole_fingerprint(digests) if digests is not None else None,
+                digests,
                 take_snapshot(connection, VERSION_TABLE),
                 reader.read(connection) if reader is not None else None,
             )

@@ -7,9 +7,10 @@ holds (SQLite: every object's ``CREATE`` text; PostgreSQL: the catalogue's own t
 column, constraint, index, enum type and sequence, names included), so equal digests mean
 equal parts. MySQL and MariaDB have none yet: each of their snapshots is taken in full.
 
-:class:`SnapshotReader` uses them: a state whose fingerprint it has seen costs that one query,
-and any other state is reflected only in the parts whose digest changed since the last state
-it read (a revision usually changes a table or two), the rest carried over.
+:class:`SnapshotReader` uses them: a state whose fingerprint it has seen costs that one query.
+Any other state is, on SQLite, reflected only in the parts whose digest changed since the last
+state it read (a revision usually changes a table or two), the rest carried over; on
+PostgreSQL it is known by its fingerprint alone until the caller asks for it in full.
 """
 
 from __future__ import annotations
@@ -24,18 +25,12 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 
-def part_fingerprints(connection: Connection) -> dict[str | None, str] | None:
-    """Each part's digest (table name -> digest; None -> the types and sequences), or None
-    for a dialect without fingerprints. Rows are no part of it."""
-    read = _read_parts(connection)
-    return None if read is None else read[0]
-
-
-def _read_parts(
+def read_parts(
     connection: Connection,
 ) -> tuple[dict[str | None, str], dict[str, set[str]]] | None:
-    """The digest of each part, and each table's columns (tables: PostgreSQL's ordinary and
-    partitioned relations; other dialects: none read)."""
+    """Each part's digest (table name -> digest; None -> the types and sequences; rows are no
+    part of it), and each table's columns (PostgreSQL's ordinary and partitioned tables; none
+    read on SQLite), or None for a dialect without fingerprints."""
     from sqlalchemy import text
 
     query = {"sqlite": _SQLITE_FINGERPRINT, "postgresql": _PG_FINGERPRINT}.get(
@@ -57,17 +52,11 @@ def _read_parts(
     return digests, outline
 
 
-def fingerprint(connection: Connection) -> str | None:
-    """One digest of the whole schema (see :func:`part_fingerprints`), or None."""
-    parts = part_fingerprints(connection)
-    return None if parts is None else _whole(parts)
-
-
 def _digest(texts: list[str]) -> str:
     return hashlib.sha256("\x1e".join(texts).encode()).hexdigest()
 
 
-def _whole(parts: dict[str | None, str]) -> str:
+def whole_fingerprint(parts: dict[str | None, str]) -> str:
     # "\x00" stands for None: no table is named that.
     return _digest(sorted(f"{part or chr(0)}\x1d{digest}" for part, digest in parts.items()))
 
@@ -88,11 +77,11 @@ class SnapshotReader:
         self.reflected = 0  # parts read from the catalogue (for the tests: how much work)
 
     def read(self, connection: Connection) -> Snapshot:
-        read = _read_parts(connection)
+        read = read_parts(connection)
         if read is None:
             return take_snapshot(connection, self.version_table)
         parts, outline = read
-        key = _whole(parts)
+        key = whole_fingerprint(parts)
         found = self.seen.get(key)
         if found is None:
             if self.last is None:  # the first state (the empty database) in full
@@ -121,10 +110,10 @@ class SnapshotReader:
     def read_in_full(self, connection: Connection) -> Snapshot:
         """The state now, reflected in full (and so kept for its fingerprint)."""
         found = take_snapshot(connection, self.version_table)
-        read = _read_parts(connection)
+        read = read_parts(connection)
         if read is None:
             return found
-        found = replace(found, key=_whole(read[0]))
+        found = replace(found, key=whole_fingerprint(read[0]))
         self.seen[found.key] = found  # type: ignore[index]
         self.last = (read[0], found)
         return found

@@ -88,12 +88,10 @@ class Steps:
 
 class CommandSteps(Steps):
     def run(self, plan: Plan[T]) -> T:
-        outcome: str | None = None
         try:
             step = next(plan)
             while True:
-                outcome = self._take(step)
-                step = plan.send(outcome)
+                step = plan.send(self._take(step))
         except StopIteration as done:
             result: T = done.value
             return result
